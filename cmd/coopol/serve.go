@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/coopol/coopol/internal/postgres"
+	"github.com/coopol/coopol/internal/server"
+	"github.com/coopol/coopol/migrations"
+	"github.com/coopol/coopol/web"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	dbURL := dbFlag(fset, getenv)
+	defAddr := getenv("COOPOL_ADDR")
+	if defAddr == "" {
+		defAddr = "127.0.0.1:8080"
+	}
+	addr := fset.String("addr", defAddr, "listen address (default $COOPOL_ADDR or 127.0.0.1:8080)")
+	if err := fset.Parse(args); err != nil {
+		return err
+	}
+	if err := requireDB(*dbURL); err != nil {
+		return err
+	}
+	log := newLogger(getenv, stderr)
+	db, err := postgres.Open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckSchema(ctx, migrations.FS); err != nil {
+		return err
+	}
+	static, err := fs.Sub(web.FS, "static")
+	if err != nil {
+		return err
+	}
+	handler := server.New(server.Deps{Logger: log, Store: db, Web: static})
+	// Listen here: errors surface now, and tests can pass 127.0.0.1:0.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("serving", "addr", "http://"+ln.Addr().String())
+	fmt.Fprintf(stdout, "coopol serving on http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	return nil
+}
