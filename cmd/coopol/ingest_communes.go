@@ -3,18 +3,30 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 
 	"github.com/coopol/coopol/internal/ingest"
+	"github.com/coopol/coopol/internal/ingest/insee"
 	"github.com/coopol/coopol/internal/postgres"
 )
 
 func communesKind() kindSpec {
 	return kindSpec{
-		summary: "(not yet available)",
+		summary: "COG commune list (INSEE v_commune_YYYY.csv or etalab communes.json) or etalab departements.json",
 		setup: func(fs *flag.FlagSet) loadFunc {
 			return func(ctx context.Context, db *postgres.DB, f *ingestFile) (*ingest.Report, error) {
-				return nil, fmt.Errorf("ingest communes: not yet available")
+				rc, err := f.Open()
+				if err != nil {
+					return nil, err
+				}
+				defer rc.Close()
+				r, err := insee.NewCOGReader(f.Path, rc)
+				if err != nil {
+					return nil, err
+				}
+				if r.Departements() {
+					return db.LoadDepartements(ctx, f.Load("communes", "departements", nil), r)
+				}
+				return db.LoadCommunes(ctx, f.Load("communes", "cog", nil), r)
 			}
 		},
 	}
