@@ -1,0 +1,562 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coopol/coopol/internal/auth"
+	"github.com/coopol/coopol/internal/errs"
+	"github.com/coopol/coopol/internal/mail"
+	"github.com/coopol/coopol/internal/postgres"
+	"github.com/coopol/coopol/internal/territory"
+)
+
+// Lifetimes of the secrets the account endpoints hand out.
+const (
+	sessionTTL     = 14 * 24 * time.Hour
+	resetTTL       = 30 * time.Minute
+	maxAPITokenTTL = 366 * 24 * time.Hour
+)
+
+type signUpRequest struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Phone     string `json:"phone"`
+	Address   string `json:"address"`
+	Commune   string `json:"commune"` // INSEE code of where they live: places them in a section
+	Bureau    string `json:"bureau"`  // optional bureau key, for communes split between sections
+	Consents  []struct {
+		Purpose string `json:"purpose"`
+		Granted bool   `json:"granted"`
+	} `json:"consents"`
+}
+
+// parseSignUp decodes and checks a sign-up body; the area is zero when no commune is given.
+func parseSignUp(r *http.Request) (auth.SignUp, territory.Area, error) {
+	var req signUpRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return auth.SignUp{}, territory.Area{}, err
+	}
+	s := auth.SignUp{Email: req.Email, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName,
+		Phone: strings.TrimSpace(req.Phone), Address: strings.TrimSpace(req.Address)}
+	for _, c := range req.Consents {
+		s.Consents = append(s.Consents, auth.Consent{Purpose: c.Purpose, Granted: c.Granted, Source: "signup"})
+	}
+	if len(s.Consents) > 20 {
+		return s, territory.Area{}, fmt.Errorf("consents: at most 20: %w", errs.ErrInvalid)
+	}
+	if err := s.Validate(); err != nil {
+		return s, territory.Area{}, err
+	}
+	var area territory.Area
+	if req.Commune != "" || req.Bureau != "" {
+		a, err := territory.ParseArea(req.Commune, req.Bureau)
+		if err != nil {
+			return s, area, err
+		}
+		area = a
+	}
+	return s, area, nil
+}
+
+// handleSignUp creates a sympathisant account in the section covering their commune
+// (national when none does). It does not sign in: the member logs in next.
+func handleSignUp(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, area, err := parseSignUp(r)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		t, err := d.Members.NationalTerritory(r.Context())
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if area.Commune != "" {
+			sec, err := d.Members.SectionFor(r.Context(), area)
+			switch {
+			case err == nil:
+				t = sec
+			case !errors.Is(err, errs.ErrNotFound):
+				respondError(w, r, d.Logger, err)
+				return
+			}
+		}
+		s.TerritoryID = t.ID
+		if s.PasswordHash, err = d.Hasher.Hash(r.Context(), s.Password); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		id, err := d.Members.SignUp(r.Context(), s)
+		if err != nil {
+			if errors.Is(err, errs.ErrConflict) {
+				err = fmt.Errorf("un compte existe déjà avec cette adresse: %w", errs.ErrConflict)
+			}
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		respondJSON(w, http.StatusCreated, map[string]any{"id": id, "territory_id": t.ID})
+	}
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func parseLogin(r *http.Request) (loginRequest, error) {
+	var req loginRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return req, err
+	}
+	req.Email = auth.NormalizeEmail(req.Email)
+	if req.Email == "" || req.Password == "" || len(req.Email) > 254 || len(req.Password) > 256 {
+		return req, fmt.Errorf("email and password required: %w", errs.ErrInvalid)
+	}
+	return req, nil
+}
+
+// handleLogin checks a password under per-account and per-IP throttling, then opens a
+// new session. Whatever session cookie came in is deleted, never promoted: a session id
+// planted before login is useless after it.
+func handleLogin(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, err := parseLogin(r)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		ctx, ip := r.Context(), clientIP(r, d.TrustProxy)
+		acct, byIP, err := d.Members.LoginFailures(ctx, req.Email, ip, time.Now().Add(-d.Throttle.Window))
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if d.Throttle.Blocked(acct, byIP) {
+			if err := d.Members.Audit(ctx, auth.AuditEntry{Action: auth.AuditLoginFailure, IP: ip,
+				Details: map[string]any{"reason": "throttled"}}); err != nil {
+				respondError(w, r, d.Logger, err)
+				return
+			}
+			w.Header().Set("Retry-After", fmt.Sprint(int(d.Throttle.Window.Seconds())))
+			respondError(w, r, d.Logger, auth.ErrThrottled)
+			return
+		}
+		id, hash, err := d.Members.Credentials(ctx, req.Email)
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		ok, err := d.Hasher.Verify(ctx, hash, req.Password) // hash "" still costs a hash
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if !ok {
+			var who *int64
+			if id != 0 {
+				who = &id
+			}
+			if err := d.Members.RecordLoginFailure(ctx, req.Email, ip, who, "bad credentials"); err != nil {
+				respondError(w, r, d.Logger, err)
+				return
+			}
+			respondError(w, r, d.Logger, fmt.Errorf("e-mail ou mot de passe incorrect: %w", errs.ErrUnauthorized))
+			return
+		}
+		if d.Hasher.NeedsRehash(hash) {
+			if h, err := d.Hasher.Hash(ctx, req.Password); err == nil {
+				if err := d.Members.SetPassword(ctx, id, h); err != nil {
+					d.Logger.WarnContext(ctx, "rehash password", "member_id", id, "err", err)
+				}
+			}
+		}
+		token, tokenHash := auth.NewToken()
+		s := postgres.Session{MemberID: id, TokenHash: tokenHash, ExpiresAt: time.Now().Add(sessionTTL), IP: ip,
+			UserAgent: r.UserAgent(), Email: req.Email}
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			s.Replaces = auth.HashToken(c.Value)
+		}
+		if err := d.Members.CreateSession(ctx, s); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		setSessionCookies(w, r, token, s.ExpiresAt)
+		d.Logger.InfoContext(ctx, "login", "member_id", id)
+		respondJSON(w, http.StatusOK, map[string]any{"member_id": id, "csrf_token": auth.CSRFToken(token)})
+	}
+}
+
+func setSessionCookies(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	secure := isTLS(r)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	// Readable by the page's script, which echoes it in X-CSRF-Token.
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: auth.CSRFToken(token), Path: "/", Expires: expires,
+		Secure: secure, SameSite: http.SameSiteLaxMode})
+}
+
+func clearSessionCookies(w http.ResponseWriter, r *http.Request) {
+	for _, name := range []string{sessionCookie, csrfCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == sessionCookie,
+			Secure: isTLS(r), SameSite: http.SameSiteLaxMode})
+	}
+}
+
+func handleLogout(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m := auth.MemberFrom(r.Context())
+		if m.Method == auth.MethodSession {
+			if err := d.Members.DeleteSession(r.Context(), m.SessionHash); err != nil {
+				respondError(w, r, d.Logger, err)
+				return
+			}
+		}
+		clearSessionCookies(w, r)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func handleLogoutAll(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m := auth.MemberFrom(r.Context())
+		if err := d.Members.DeleteSessions(r.Context(), m.ID, clientIP(r, d.TrustProxy)); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		clearSessionCookies(w, r)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+type resetRequest struct {
+	Email string `json:"email"`
+}
+
+// handlePasswordReset queues a reset link by e-mail. It answers 202 whether or not the
+// address has an account, so it cannot be used to find members.
+func handlePasswordReset(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req resetRequest
+		if err := decodeJSON(r.Body, &req); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		email := auth.NormalizeEmail(req.Email)
+		if err := auth.ValidateEmail(email); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		token, hash := auth.NewToken()
+		compose := func(p auth.Profile) mail.Message {
+			return mail.Message{To: p.Email, Subject: "Réinitialisation de votre mot de passe coopol",
+				Body: fmt.Sprintf("Bonjour %s,\n\nPour choisir un nouveau mot de passe, ouvrez ce lien dans les 30 minutes :\n%s/reinitialiser#%s\n\n"+
+					"Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste inchangé.\n", p.FirstName, d.BaseURL, token)}
+		}
+		if err := d.Members.RequestPasswordReset(r.Context(), email, hash, time.Now().Add(resetTTL), clientIP(r, d.TrustProxy), compose); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		respondJSON(w, http.StatusAccepted, map[string]string{"status": "si un compte existe, un e-mail a été envoyé"})
+	}
+}
+
+type resetConfirmRequest struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+func parseResetConfirm(r *http.Request) (resetConfirmRequest, error) {
+	var req resetConfirmRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return req, err
+	}
+	if req.Token == "" || len(req.Token) > 100 {
+		return req, fmt.Errorf("token: %w", errs.ErrInvalid)
+	}
+	return req, auth.ValidatePassword(req.Password)
+}
+
+func handlePasswordResetConfirm(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, err := parseResetConfirm(r)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		h, err := d.Hasher.Hash(r.Context(), req.Password)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if err := d.Members.ConfirmPasswordReset(r.Context(), auth.HashToken(req.Token), h, clientIP(r, d.TrustProxy)); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+type tokenRequest struct {
+	Name      string `json:"name"`
+	ExpiresIn int    `json:"expires_in_days"`
+}
+
+func parseTokenRequest(r *http.Request) (string, time.Duration, error) {
+	var req tokenRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return "", 0, err
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" || len(req.Name) > 100 {
+		return "", 0, fmt.Errorf("name: 1 to 100 characters: %w", errs.ErrInvalid)
+	}
+	ttl := time.Duration(req.ExpiresIn) * 24 * time.Hour
+	if req.ExpiresIn <= 0 || ttl > maxAPITokenTTL {
+		return "", 0, fmt.Errorf("expires_in_days: 1 to 366: %w", errs.ErrInvalid)
+	}
+	return req.Name, ttl, nil
+}
+
+// handleTokenCreate issues an API token, shown once. Only a browser session may issue
+// one: a leaked token must not be able to mint others.
+func handleTokenCreate(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m := auth.MemberFrom(r.Context())
+		if m.Method != auth.MethodSession {
+			respondError(w, r, d.Logger, fmt.Errorf("API tokens are created from a browser session: %w", errs.ErrForbidden))
+			return
+		}
+		name, ttl, err := parseTokenRequest(r)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		secret, hash := auth.NewAPIToken()
+		t, err := d.Members.CreateAPIToken(r.Context(), m.ID, name, hash, time.Now().Add(ttl), clientIP(r, d.TrustProxy))
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		respondJSON(w, http.StatusCreated, map[string]any{"token": secret, "api_token": t})
+	}
+}
+
+func handleTokens(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ts, err := d.Members.APITokens(r.Context(), auth.MemberFrom(r.Context()).ID)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if ts == nil {
+			ts = []auth.APIToken{}
+		}
+		respondJSON(w, http.StatusOK, ts)
+	}
+}
+
+func handleTokenRevoke(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		// The store matches on the caller's id too: another member's token is not found.
+		if err := d.Members.RevokeAPIToken(r.Context(), auth.MemberFrom(r.Context()).ID, id, clientIP(r, d.TrustProxy)); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// handleRoles describes the roles and the permissions each carries.
+func handleRoles(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		type role struct {
+			Role        auth.Role         `json:"role"`
+			Permissions []auth.Permission `json:"permissions"`
+		}
+		table := auth.RolePermissions()
+		out := []role{}
+		for _, r := range auth.Roles() {
+			ps := table[r]
+			if ps == nil {
+				ps = []auth.Permission{}
+			}
+			out = append(out, role{Role: r, Permissions: ps})
+		}
+		respondJSON(w, http.StatusOK, map[string]any{"roles": out, "permissions": auth.Permissions()})
+	}
+}
+
+func handleGrants(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m := auth.MemberFrom(r.Context())
+		t, err := territoryParam(r, d, m, auth.PermRoleGrant)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if err := auth.Authorize(m, auth.PermRoleGrant, t); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		gs, err := d.Members.Grants(r.Context(), postgres.GrantFilter{Under: &t.ID})
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if gs == nil {
+			gs = []auth.Grant{}
+		}
+		respondJSON(w, http.StatusOK, gs)
+	}
+}
+
+type grantRequest struct {
+	MemberID    int64  `json:"member_id"`
+	TerritoryID int64  `json:"territory_id"`
+	Role        string `json:"role"`
+	Permission  string `json:"permission"`
+}
+
+func parseGrant(r *http.Request) (auth.Grant, error) {
+	var req grantRequest
+	if err := decodeJSON(r.Body, &req); err != nil {
+		return auth.Grant{}, err
+	}
+	g := auth.Grant{MemberID: req.MemberID, TerritoryID: req.TerritoryID, Role: auth.Role(req.Role), Permission: auth.Permission(req.Permission)}
+	if g.MemberID <= 0 || g.TerritoryID <= 0 {
+		return g, fmt.Errorf("member_id and territory_id required: %w", errs.ErrInvalid)
+	}
+	return g, g.Validate()
+}
+
+// handleGrantCreate gives a role or permission on a territory, within the granter's
+// reach (auth.AuthorizeGrant); audited by the store.
+func handleGrantCreate(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m := auth.MemberFrom(r.Context())
+		g, err := parseGrant(r)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		t, err := d.Members.Territory(r.Context(), g.TerritoryID)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if err := auth.AuthorizeGrant(m, g, t); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		// The grantee must be someone the granter may see: no granting to strangers.
+		mt, err := d.Members.MemberTerritory(r.Context(), g.MemberID)
+		if err != nil || auth.Authorize(m, auth.PermMemberList, mt) != nil {
+			respondError(w, r, d.Logger, fmt.Errorf("member %d is outside your territory: %w", g.MemberID, errs.ErrForbidden))
+			return
+		}
+		g.GrantedBy = &m.ID
+		g, err = d.Members.CreateGrant(r.Context(), g, clientIP(r, d.TrustProxy))
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		respondJSON(w, http.StatusCreated, g)
+	}
+}
+
+func handleGrantDelete(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m := auth.MemberFrom(r.Context())
+		id, err := pathID(r, "id")
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		g, err := d.Members.Grant(r.Context(), id)
+		if errors.Is(err, errs.ErrNotFound) {
+			respondError(w, r, d.Logger, fmt.Errorf("grant %d: %w", id, errs.ErrForbidden))
+			return
+		}
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		t, err := d.Members.Territory(r.Context(), g.TerritoryID)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if err := auth.AuthorizeGrant(m, g, t); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if err := d.Members.DeleteGrant(r.Context(), id, &m.ID, clientIP(r, d.TrustProxy)); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// handleAudit reads the audit log of a territory and below (national by default).
+func handleAudit(d Deps) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m := auth.MemberFrom(r.Context())
+		t, err := territoryParam(r, d, m, auth.PermAuditRead)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if err := auth.Authorize(m, auth.PermAuditRead, t); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		f := postgres.AuditFilter{}
+		if t.Kind != territory.National {
+			f.Under = &t.ID // national readers also see entries tied to no territory (logins)
+		}
+		a, err := queryText(r, "action", 64)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if a != "" {
+			f.Action = &a
+		}
+		if f.Limit, err = queryInt(r, "limit", 100, 1000); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		for name, dst := range map[string]**int64{"member": &f.MemberID, "before": &f.BeforeID} {
+			v, err := queryID(r, name, 0)
+			if err != nil {
+				respondError(w, r, d.Logger, err)
+				return
+			}
+			if v != 0 {
+				*dst = &v
+			}
+		}
+		es, err := d.Members.AuditEntries(r.Context(), f)
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if es == nil {
+			es = []auth.AuditEntry{}
+		}
+		respondJSON(w, http.StatusOK, es)
+	}
+}
