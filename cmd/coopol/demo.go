@@ -43,6 +43,13 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
+	// Sections over the loaded communes, then the demo accounts, whose logins are printed.
+	if err := runTerritory(ctx, []string{"demo", "-db", *dbURL}, getenv, stdout, stderr); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := runMember(ctx, []string{"demo", "-db", *dbURL}, getenv, stdout, stderr); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	return nil
 }
 

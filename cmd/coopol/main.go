@@ -23,6 +23,10 @@ commands:
   ingest     load a public data file: coopol ingest KIND FILE... [flags]
   generate   write synthetic data in the real formats: coopol generate --scale demo --out DIR
   demo       generate the demo territory and ingest it (what make run does)
+  territory  manage sections: coopol territory list|create|add-area|demo
+  member     demo accounts and role grants: coopol member demo|grant
+  tiles      build the vector tiles' generalised geometry: coopol tiles build [-force]
+  bench-tiles  measure tile times and sizes against the naive ST_AsMVT query
 
 Run coopol <command> -h for the flags of a command.`
 
@@ -52,6 +56,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runGenerate(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
+	case "territory":
+		return runTerritory(ctx, args[1:], getenv, stdout, stderr)
+	case "member":
+		return runMember(ctx, args[1:], getenv, stdout, stderr)
+	case "tiles":
+		return runTiles(ctx, args[1:], getenv, stdout, stderr)
+	case "bench-tiles":
+		return runBenchTiles(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -11,8 +11,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/coopol/coopol/internal/auth"
+	"github.com/coopol/coopol/internal/mail"
 	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/server"
+	"github.com/coopol/coopol/internal/tiles"
 	"github.com/coopol/coopol/migrations"
 	"github.com/coopol/coopol/web"
 )
@@ -26,6 +29,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		defAddr = "127.0.0.1:8080"
 	}
 	addr := fset.String("addr", defAddr, "listen address (default $COOPOL_ADDR or 127.0.0.1:8080)")
+	trustProxy := fset.Bool("trust-proxy", getenv("COOPOL_TRUST_PROXY") == "1", "client IP from X-Forwarded-For (default $COOPOL_TRUST_PROXY=1)")
+	baseURL := fset.String("base-url", getenv("COOPOL_BASE_URL"), "public URL, for links in e-mails (default $COOPOL_BASE_URL or http://ADDR)")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -45,7 +50,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	handler := server.New(server.Deps{Logger: log, Store: db, Web: static})
+	if *baseURL == "" {
+		*baseURL = "http://" + *addr
+	}
+	go mail.Relay(ctx, log, db, mailSender(getenv), 10*time.Second)
+	handler := server.New(server.Deps{Logger: log, Store: db, Web: static, Members: db,
+		Hasher: auth.NewHasher(auth.DefaultParams(), 4), TrustProxy: *trustProxy, BaseURL: *baseURL,
+		Tiles: tiles.NewEngine(db, tiles.Options{Logger: log})})
 	// Listen here: errors surface now, and tests can pass 127.0.0.1:0.
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -12,6 +12,45 @@ func addRoutes(r chi.Router, d Deps) {
 	r.Get("/", handleDatasetsPage(d.Logger, d.Store))
 	r.Get("/api/datasets", handleDatasets(d.Logger, d.Store))
 	r.Get("/api/datasets/{id}/warnings", handleDatasetWarnings(d.Logger, d.Store))
+	if d.Members != nil {
+		r.Group(func(r chi.Router) {
+			r.Use(noStore, crossOrigin(d.Logger), authenticate(d.Logger, d.Members))
+			r.Post("/api/auth/signup", handleSignUp(d))
+			r.Post("/api/auth/login", handleLogin(d))
+			r.Post("/api/auth/password-reset", handlePasswordReset(d))
+			r.Post("/api/auth/password-reset/confirm", handlePasswordResetConfirm(d))
+			r.Group(func(r chi.Router) {
+				r.Use(requireMember(d.Logger), csrfToken(d.Logger))
+				r.Post("/api/auth/logout", handleLogout(d))
+				r.Post("/api/auth/logout-all", handleLogoutAll(d))
+				r.Get("/api/me", handleMe(d))
+				r.Patch("/api/me", handleMeUpdate(d))
+				r.Delete("/api/me", handleMeErase(d))
+				r.Get("/api/me/export", handleMeExport(d))
+				r.Post("/api/me/consents", handleMeConsents(d))
+				r.Get("/api/members", handleMembers(d))
+				r.Get("/api/members/export", handleMembersExport(d))
+				r.Get("/api/members/{id}", handleMember(d))
+				r.Get("/api/members/{id}/contact", handleMemberContact(d))
+				r.Get("/api/territories", handleTerritories(d))
+				r.Post("/api/territories", handleTerritoryCreate(d))
+				r.Get("/api/territories/{id}", handleTerritory(d))
+				r.Post("/api/territories/{id}/areas", handleTerritoryAreasAdd(d))
+				r.Delete("/api/territories/{id}/areas", handleTerritoryAreaDelete(d))
+				r.Get("/api/roles", handleRoles(d))
+				r.Get("/api/roles/grants", handleGrants(d))
+				r.Post("/api/roles/grants", handleGrantCreate(d))
+				r.Delete("/api/roles/grants/{id}", handleGrantDelete(d))
+				r.Get("/api/tokens", handleTokens(d))
+				r.Post("/api/tokens", handleTokenCreate(d))
+				r.Delete("/api/tokens/{id}", handleTokenRevoke(d))
+				r.Get("/api/audit", handleAudit(d))
+			})
+		})
+	}
+	if d.Tiles != nil {
+		addTileRoutes(r, d) // tiles.go: /tiles/…, /api/indicators/…, /carte
+	}
 	if d.Web != nil {
 		r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(d.Web)))
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/coopol/coopol/internal/auth"
 	"github.com/coopol/coopol/internal/errs"
 	"github.com/coopol/coopol/internal/ingest"
 	"github.com/coopol/coopol/internal/postgres"
@@ -31,10 +32,28 @@ type Deps struct {
 	Logger *slog.Logger
 	Store  Store
 	Web    fs.FS // static files of the web app
+
+	// Members serves accounts, members, territories and the audit log; without it
+	// those routes are not mounted.
+	Members    Members
+	Hasher     *auth.Hasher  // argon2id, with a bound on concurrent hashes
+	Throttle   auth.Throttle // failed-login limits; zero means auth.DefaultThrottle
+	TrustProxy bool          // take the client IP from X-Forwarded-For (behind a reverse proxy)
+	BaseURL    string        // public URL of the app, for links in e-mails
+
+	// Tiles serves vector tiles and indicator values; without it those routes are
+	// not mounted.
+	Tiles TileService
 }
 
 // New returns the handler of the whole service.
 func New(d Deps) http.Handler {
+	if d.Throttle == (auth.Throttle{}) {
+		d.Throttle = auth.DefaultThrottle()
+	}
+	if d.Hasher == nil {
+		d.Hasher = auth.NewHasher(auth.DefaultParams(), 4)
+	}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, middleware.Recoverer)
 	addRoutes(r, d)
@@ -71,6 +90,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, errs.ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrThrottled): // before ErrForbidden, which it wraps
+		return http.StatusTooManyRequests
 	case errors.Is(err, errs.ErrForbidden):
 		return http.StatusForbidden
 	case errors.Is(err, context.DeadlineExceeded):

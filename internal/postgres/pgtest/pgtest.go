@@ -175,3 +175,23 @@ func replaceDatabase(admin, name string) (string, error) {
 	u.Path = "/" + name
 	return u.String(), nil
 }
+
+// QueryFloat runs a query returning one number on the database at url, for assertions
+// on what a command loaded.
+func QueryFloat(t testing.TB, url, sql string, args ...any) float64 {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v *float64
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
+		t.Fatalf("pgtest: %s: %v", sql, err)
+	}
+	if v == nil {
+		return 0
+	}
+	return *v
+}

@@ -1,0 +1,146 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/coopol/coopol/internal/postgres/pgtest"
+	"github.com/coopol/coopol/internal/tiles"
+	"github.com/coopol/coopol/internal/tiles/tilestest"
+)
+
+// On the real 92-13 contours: every layer is built at every band, each bureau once per
+// band, and the four communes, the département and the circonscription are dissolved
+// from them; rebuilding unchanged data keeps versions, a new load bumps them.
+func TestDB_ReplaceTileLayers_real9213(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, url := pgtest.New(t)
+	tilestest.LoadContours(t, db)
+	tilestest.LoadResults(t, db)
+	start := time.Now()
+	rep := tilestest.Build(t, db)
+	t.Logf("build: %v", time.Since(start))
+	bands := func(l string) int { lay, _ := tiles.LayerByName(l); return len(lay.Bands) }
+	want := map[string]int{
+		"bureaux": 91 * bands("bureaux"), "communes": 4 * bands("communes"),
+		"departements": 1 * bands("departements"), "circonscriptions": 1 * bands("circonscriptions"), "iris": 0,
+	}
+	if diff := cmp.Diff(want, rep.Layers); diff != "" {
+		t.Fatalf("built features (-want +got):\n%s", diff)
+	}
+
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var antony string
+	var inscrits int64
+	if err := conn.QueryRow(ctx, `SELECT name, inscrits FROM tile_features WHERE layer = 'communes' AND id = '92002' AND band = 14`).Scan(&antony, &inscrits); err != nil {
+		t.Fatal(err)
+	}
+	if antony != "Antony" || inscrits != 40957 {
+		t.Errorf("commune 92002 = %q, %d inscrits; want Antony, 40957", antony, inscrits)
+	}
+	var dept int64
+	if err := conn.QueryRow(ctx, `SELECT inscrits FROM tile_features WHERE layer = 'departements' AND id = '92' AND band = 6`).Scan(&dept); err != nil {
+		t.Fatal(err)
+	}
+	if dept != 89338 {
+		t.Errorf("département 92 inscrits = %d, want 89338 (the four communes)", dept)
+	}
+
+	// Adjacent bureaux (sharing a border at full resolution) still touch at every band,
+	// and overlap by no more than a sliver.
+	const adjacencySQL = `WITH pairs AS MATERIALIZED (
+	SELECT a.code AS a, b.code AS b,
+		ST_Length(ST_Transform(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 2), 3857)) AS border
+	FROM bureau_contours a JOIN bureau_contours b
+		ON a.code < b.code AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)
+	WHERE ST_Length(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 2)) > 0)
+SELECT fa.band, count(*),
+	count(*) FILTER (WHERE NOT ST_Intersects(fa.geom, fb.geom)),
+	-- Simplifying moves a border by at most the band's tolerance, so neighbours may
+	-- overlap by at most tolerance × border length.
+	COALESCE(max(ST_Area(ST_Intersection(fa.geom, fb.geom))
+		/ (40075016.68557849 / (512 * 2 ^ fa.band) * p.border)), 0)
+FROM pairs p
+JOIN (SELECT band, id, ST_MakeValid(geom) AS geom FROM tile_features WHERE layer = 'bureaux') fa ON fa.id = p.a
+JOIN (SELECT band, id, ST_MakeValid(geom) AS geom FROM tile_features WHERE layer = 'bureaux') fb ON fb.id = p.b AND fb.band = fa.band
+GROUP BY fa.band ORDER BY fa.band`
+	rows, err := conn.Query(ctx, adjacencySQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var band, pairs, apart int
+	var overlap float64
+	seen := 0
+	_, err = pgx.ForEachRow(rows, []any{&band, &pairs, &apart, &overlap}, func() error {
+		seen++
+		t.Logf("band %d: %d adjacent pairs, %d apart, largest overlap %.3f × tolerance × border length", band, pairs, apart, overlap)
+		if pairs < 150 {
+			t.Errorf("band %d: %d adjacent pairs, want the 92-13 network (> 150)", band, pairs)
+		}
+		if apart > 0 {
+			t.Errorf("band %d: %d adjacent pairs no longer touch", band, apart)
+		}
+		if overlap > 1 {
+			t.Errorf("band %d: two neighbours overlap by %.2f × tolerance × border length", band, overlap)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("adjacency: %v", time.Since(start))
+	if seen != bands("bureaux") {
+		t.Fatalf("adjacency checked on %d bands, want %d", seen, bands("bureaux"))
+	}
+
+	// Communes nest in their département and their bureaux: the dissolved borders are
+	// the bureaux' own arcs, so a commune's outline covers its bureaux exactly.
+	var worst float64
+	if err := conn.QueryRow(ctx, `SELECT max(ST_Area(ST_SymDifference(ST_MakeValid(c.geom), ST_MakeValid(u.geom))) / ST_Area(c.geom))
+FROM tile_features c JOIN (SELECT band, parent, ST_Union(ST_MakeValid(geom)) AS geom FROM tile_features WHERE layer = 'bureaux' GROUP BY band, parent) u
+	ON u.parent = c.id AND u.band = c.band WHERE c.layer = 'communes'`).Scan(&worst); err != nil {
+		t.Fatal(err)
+	}
+	if worst > 0.001 {
+		t.Errorf("a commune differs from the union of its bureaux by %.3f%% of its area", worst*100)
+	}
+
+	before, err := db.DataVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&tiles.Builder{Store: db}).Build(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.DataVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("a forced rebuild of unchanged data changed versions (-before +after):\n%s", diff)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE bureau_results SET inscrits = inscrits + 1 WHERE bureau = '92002_0001'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&tiles.Builder{Store: db}).Build(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	after, err = db.DataVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"bureaux", "communes", "departements", "circonscriptions"} {
+		if before["tiles:"+l] == after["tiles:"+l] {
+			t.Errorf("layer %s: version %s kept after its registered voters changed", l, after["tiles:"+l])
+		}
+	}
+}

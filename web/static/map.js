@@ -1,0 +1,177 @@
+// Preview map of coopol: our own layers only, no basemap. Geometry comes once, in
+// vector tiles; indicator values come as {id: value} JSON and are joined to the
+// features with feature-state (promoteId "id"), so switching indicators never
+// refetches a tile.
+import * as maplibregl from './vendor/maplibre-gl.mjs';
+
+const SOURCE = 'coopol';
+const COLORS = ['#fff5eb', '#fdd0a2', '#fd8d3c', '#d94801', '#7f2704'];
+const BASE_INDICATORS = [
+  ['abstention', 'Abstention', true],
+  ['participation', 'Participation', true],
+  ['blancs_nuls', 'Blancs et nuls (part des votants)', true],
+  ['inscrits', 'Inscrits', false],
+];
+const LEVELS = [ // the layer coloured at each zoom: aggregated at low zoom
+  {layer: 'departements', max: 8, label: 'départements'},
+  {layer: 'communes', max: 10, label: 'communes'},
+  {layer: 'bureaux', max: 99, label: 'bureaux de vote'},
+];
+
+const $ = (id) => document.getElementById(id);
+const fmtNumber = new Intl.NumberFormat('fr-FR');
+const fmtPercent = new Intl.NumberFormat('fr-FR', {style: 'percent', maximumFractionDigits: 1});
+
+const map = new maplibregl.Map({
+  container: 'map',
+  style: '/tiles/style.json',
+  center: [2.4, 46.6],
+  zoom: 5,
+  hash: true,
+  attributionControl: {compact: true},
+});
+window.coopolMap = map; // for the headless test and the console
+map.addControl(new maplibregl.NavigationControl({showCompass: false}), 'top-right');
+
+let state = {layer: null, key: null, isRate: true, values: {}, tilesURL: null};
+
+function levelFor(zoom) {
+  return LEVELS.find((l) => zoom < l.max);
+}
+
+function format(v, isRate) {
+  if (v === undefined || v === null) return 'n.d.';
+  return isRate ? fmtPercent.format(v) : fmtNumber.format(Math.round(v));
+}
+
+// quantileBreaks returns the 4 inner limits of 5 classes with as many features each.
+function quantileBreaks(values) {
+  const v = values.slice().sort((a, b) => a - b);
+  if (v.length === 0) return [];
+  const out = [];
+  for (let i = 1; i < COLORS.length; i++) out.push(v[Math.min(v.length - 1, Math.floor((i * v.length) / COLORS.length))]);
+  return out.filter((b, i) => i === 0 || b > out[i - 1]);
+}
+
+function paint(layer, breaks) {
+  const step = ['step', ['feature-state', 'v'], COLORS[0]];
+  breaks.forEach((b, i) => step.push(b, COLORS[i + 1]));
+  const expr = ['case', ['==', ['typeof', ['feature-state', 'v']], 'number'], step, '#d9d4c7'];
+  map.setPaintProperty(`${layer}-fill`, 'fill-color', breaks.length ? expr : '#d9d4c7');
+}
+
+function legend(title, breaks, isRate) {
+  const rows = [`<strong>${title}</strong>`];
+  const limits = [null, ...breaks, null];
+  for (let i = 0; i < limits.length - 1; i++) {
+    const lo = limits[i], hi = limits[i + 1];
+    const text = lo === null ? `moins de ${format(hi, isRate)}` : hi === null ? `${format(lo, isRate)} et plus` : `${format(lo, isRate)} à ${format(hi, isRate)}`;
+    rows.push(`<div><span class="c" style="background:${COLORS[i]}"></span>${text}</div>`);
+  }
+  rows.push('<div><span class="c" style="background:#d9d4c7"></span>non disponible</div>');
+  $('legende').innerHTML = rows.join('');
+}
+
+async function loadIndicator() {
+  const level = levelFor(map.getZoom());
+  const [election, round] = ($('election').value || '/').split('/');
+  const opt = $('indicateur').selectedOptions[0];
+  if (!opt) return;
+  const key = `${level.layer}|${opt.value}|${election}|${round}`;
+  $('niveau').textContent = `Couleurs par ${level.label}`;
+  if (key === state.key) return;
+  state.key = key;
+  const params = new URLSearchParams({indicator: opt.value});
+  if (election) params.set('election', election);
+  if (round) params.set('round', round);
+  $('etat').textContent = 'Chargement…';
+  const res = await fetch(`/api/indicators/${level.layer}?${params}`);
+  if (!res.ok) {
+    $('etat').textContent = 'Indicateur indisponible.';
+    return;
+  }
+  const values = await res.json();
+  if (state.key !== key) return; // a later switch won
+  if (state.layer) map.removeFeatureState({source: SOURCE, sourceLayer: state.layer});
+  for (const [id, v] of Object.entries(values)) {
+    map.setFeatureState({source: SOURCE, sourceLayer: level.layer, id}, {v});
+  }
+  const isRate = opt.dataset.rate === '1';
+  const breaks = quantileBreaks(Object.values(values));
+  paint(level.layer, breaks);
+  legend(opt.textContent, breaks, isRate);
+  state = {...state, layer: level.layer, isRate, values};
+  $('etat').textContent = `${fmtNumber.format(Object.keys(values).length)} ${level.label} renseignés`;
+}
+
+async function loadCatalogue() {
+  const res = await fetch('/api/indicators');
+  const cat = res.ok ? await res.json() : {elections: [], nuances: {}};
+  const sel = $('election');
+  sel.innerHTML = '';
+  for (const e of cat.elections) {
+    const o = document.createElement('option');
+    o.value = `${e.election}/${e.round}`;
+    o.textContent = `${e.election} — ${e.round === 1 ? '1er' : '2d'} tour`;
+    sel.append(o);
+  }
+  if (!cat.elections.length) sel.innerHTML = '<option value="">aucune élection chargée</option>';
+  const fill = () => {
+    const ind = $('indicateur');
+    const keep = ind.value;
+    ind.innerHTML = '';
+    const add = (value, label, rate) => {
+      const o = document.createElement('option');
+      o.value = value;
+      o.textContent = label;
+      o.dataset.rate = rate ? '1' : '0';
+      ind.append(o);
+    };
+    BASE_INDICATORS.forEach(([v, l, r]) => add(v, l, r));
+    for (const n of (cat.nuances[sel.value] || [])) add(`nuance:${n}`, `Voix ${n} (part des exprimés)`, true);
+    if ([...ind.options].some((o) => o.value === keep)) ind.value = keep;
+  };
+  fill();
+  sel.addEventListener('change', () => { fill(); loadIndicator(); });
+  $('indicateur').addEventListener('change', loadIndicator);
+}
+
+// Election night: when the data change, TileJSON names new tile URLs; swap them in.
+async function watchVersions() {
+  try {
+    const res = await fetch('/tiles/carte.json', {cache: 'no-cache'});
+    const tj = await res.json();
+    const url = tj.tiles[0];
+    if (state.tilesURL && url !== state.tilesURL) {
+      map.getSource(SOURCE).setTiles([url]);
+      state.key = null;
+      loadIndicator();
+    }
+    state.tilesURL = url;
+  } catch (e) { /* offline: keep what we have */ }
+}
+
+map.on('load', async () => {
+  await loadCatalogue();
+  await loadIndicator();
+  watchVersions();
+  setInterval(watchVersions, 30000);
+});
+map.on('zoomend', loadIndicator);
+
+map.on('click', (e) => {
+  const layers = ['bureaux-fill', 'communes-fill', 'departements-fill'];
+  const f = map.queryRenderedFeatures(e.point, {layers})[0];
+  if (!f) return;
+  const p = f.properties;
+  const kind = {bureaux: 'Bureau de vote', communes: 'Commune', departements: 'Département'}[f.sourceLayer];
+  const v = state.layer === f.sourceLayer ? state.values[p.id] : undefined;
+  const html = document.createElement('div');
+  html.innerHTML = `<strong></strong><br>${kind} <code></code>` +
+    (p.inscrits !== undefined ? `<br>${fmtNumber.format(p.inscrits)} inscrits` : '') +
+    (v !== undefined ? `<br>${$('indicateur').selectedOptions[0].textContent} : ${format(v, state.isRate)}` : '');
+  html.querySelector('strong').textContent = p.nom || p.id; // names are data: never HTML
+  html.querySelector('code').textContent = p.id;
+  new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(html).addTo(map);
+  if (f.sourceLayer === 'bureaux') map.setFilter('selection', ['==', ['get', 'id'], p.id]);
+});
