@@ -37,7 +37,7 @@ type stagedGeom struct {
 	file     string
 	srids    map[int]sridUse // CRSs named by features; the collection's is added at the end
 	useColl  bool            // some feature has no CRS of its own
-	seen     map[string]int64
+	seen     map[string]int64 // line of each key's first feature, negated once repeated
 	dups     []string
 	warnings []ingest.Warning
 	valid    geo.ValidityChecker
@@ -51,7 +51,6 @@ func newStagedGeom(file string) *stagedGeom {
 
 // add records a feature; it returns false when the feature is not to be staged.
 func (s *stagedGeom) add(f *geo.Feature, key string) bool {
-	s.rows++
 	switch {
 	case f.WKB == nil:
 		s.warn(f.Line, "no_geometry", key, "feature without geometry: skipped")
@@ -60,9 +59,13 @@ func (s *stagedGeom) add(f *geo.Feature, key string) bool {
 		s.warn(f.Line, "empty_geometry", key, "empty geometry: skipped")
 		return false
 	}
+	s.rows++
 	if first, ok := s.seen[key]; ok {
-		if !slices.Contains(s.dups, key) {
+		if first > 0 { // the first repeat of this key: list it once
 			s.dups = append(s.dups, key)
+			s.seen[key] = -first
+		} else {
+			first = -first
 		}
 		s.warn(f.Line, "duplicate_key", key, fmt.Sprintf("%s already at line %d: the polygons are merged", key, first))
 	} else {

@@ -312,10 +312,10 @@ func TestDB_LoadContours_Synthetic(t *testing.T) {
 			want:     "1|2.315|1", // two overlapping squares become one polygon; the first feature's properties are kept
 		},
 		{
-			name:     "Toulouse: constant commune + uniq_bdv",
-			data:     geoCollection("", geoFeature(`{"uniq_bdv":"55","nom":"Ecole Jules Julien"}`, sq(1.44, 43.6))),
-			fields:   geo.ContourFields{CommuneCode: "31555", Bureau: "uniq_bdv", Name: "nom"},
-			rows:     1, warnings: map[string]int{},
+			name:   "Toulouse: constant commune + uniq_bdv",
+			data:   geoCollection("", geoFeature(`{"uniq_bdv":"55","nom":"Ecole Jules Julien"}`, sq(1.44, 43.6))),
+			fields: geo.ContourFields{CommuneCode: "31555", Bureau: "uniq_bdv", Name: "nom"},
+			rows:   1, warnings: map[string]int{},
 			check: `SELECT code, commune, bureau, name FROM bureau_contours`,
 			want:  "31555_0055|31555|0055|Ecole Jules Julien",
 		},
@@ -582,8 +582,8 @@ func TestDB_LoadIRIS_IGN(t *testing.T) {
 			msg:     "is not an IRIS code", line: 2,
 		},
 		{
-			name: "no IRIS code",
-			data: geoCollection("EPSG:2154", geoFeature(`{"CODE_IRIS":"920020101"}`, sq(648355, 6850718)), geoFeature(`{"INSEE_COM":"92002"}`, sq(648355, 6850718))),
+			name:    "no IRIS code",
+			data:    geoCollection("EPSG:2154", geoFeature(`{"CODE_IRIS":"920020101"}`, sq(648355, 6850718)), geoFeature(`{"INSEE_COM":"92002"}`, sq(648355, 6850718))),
 			vintage: "2022",
 			msg:     "no IRIS code", line: 3,
 		},
