@@ -35,8 +35,8 @@ type sridUse struct {
 // stagedGeom tracks, while a file streams into staging, what the SQL steps need.
 type stagedGeom struct {
 	file     string
-	srids    map[int]sridUse // CRSs named by features; the collection's is added at the end
-	useColl  bool            // some feature has no CRS of its own
+	srids    map[int]sridUse  // CRSs named by features; the collection's is added at the end
+	useColl  bool             // some feature has no CRS of its own
 	seen     map[string]int64 // line of each key's first feature, negated once repeated
 	dups     []string
 	warnings []ingest.Warning
