@@ -38,10 +38,14 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		if !ok {
 			continue
 		}
-		ingestArgs = append(ingestArgs, filepath.Join(*dir, f.Path), "-db", *dbURL, "-quiet")
+		// Derived data once at the end, not after every file.
+		ingestArgs = append(ingestArgs, filepath.Join(*dir, f.Path), "-db", *dbURL, "-quiet", "-derive=false")
 		if err := runIngest(ctx, ingestArgs, getenv, stdout, stderr); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
+	}
+	if err := runTiles(ctx, []string{"build", "-db", *dbURL}, getenv, io.Discard, stderr); err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
 	// Sections over the loaded communes, then the demo accounts, whose logins are printed.
 	if err := runTerritory(ctx, []string{"demo", "-db", *dbURL}, getenv, stdout, stderr); err != nil {

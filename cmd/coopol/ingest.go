@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/coopol/coopol/internal/ingest"
 	"github.com/coopol/coopol/internal/postgres"
+	"github.com/coopol/coopol/internal/tiles"
 	"github.com/coopol/coopol/migrations"
 )
 
@@ -99,6 +101,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	dbURL := dbFlag(fs, getenv)
 	asJSON := fs.Bool("json", false, "print a JSON report per file on stdout; no progress display")
 	quiet := fs.Bool("quiet", false, "no progress display")
+	derive := fs.Bool("derive", true, "after a load that changed data, rebuild what derives from it (tile geometry)")
 	load := spec.setup(fs)
 	files, err := parseInterspersed(fs, args[1:])
 	if err != nil {
@@ -119,11 +122,13 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	showProgress := !*asJSON && !*quiet && isTerminal(stderr)
+	changed := false
 	for _, path := range files {
 		rep, err := ingestOne(ctx, db, load, args[0], path, stderr, showProgress)
 		if err != nil {
 			return err
 		}
+		changed = changed || !rep.Unchanged
 		if *asJSON {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
@@ -132,6 +137,18 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 			}
 		} else {
 			printReport(stdout, rep)
+		}
+	}
+	if changed && *derive {
+		// The loads have committed: derived data follow, each skipping what its
+		// sources did not change. A failure here leaves the loads in place and says
+		// which command finishes the job.
+		log := newLogger(getenv, stderr)
+		if *asJSON || *quiet {
+			log = slog.New(slog.DiscardHandler)
+		}
+		if _, err := (&tiles.Builder{Store: db, Logger: log}).Build(ctx, false); err != nil {
+			return fmt.Errorf("ingest: loaded, but the tile build failed (run: coopol tiles build): %w", err)
 		}
 	}
 	return nil
