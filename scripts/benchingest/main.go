@@ -35,9 +35,9 @@ func main() {
 
 type measure struct {
 	kind, file, scale string
-	bytes, rows        int64
-	seconds            float64
-	peakMB             float64
+	bytes, rows       int64
+	seconds           float64
+	peakMB            float64
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -140,7 +140,7 @@ func ingestArgs(f generate.File) ([]string, bool) {
 
 func ingest(ctx context.Context, bin, dbURL string, args []string) (measure, error) {
 	argv := append([]string{"ingest"}, args...)
-	argv = append(argv, "-db", dbURL, "-json")
+	argv = append(argv, "-db", dbURL, "-json", "-derive=false")
 	cmd := exec.CommandContext(ctx, bin, argv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
