@@ -4,7 +4,7 @@ SHELL := /bin/bash
 DBURL = $$(scripts/pg-up.sh | tail -n 1 | cut -d= -f2-)
 DEMO_DIR ?= .data/demo
 
-.PHONY: run db test bench bench-ingest bench-tiles lint build fuzz clean-db
+.PHONY: run db test bench bench-ingest bench-tiles bench-cross lint build fuzz clean-db
 
 run: build     ## PostGIS (installed if missing), migrate, demo territory, serve 127.0.0.1:8080
 	url=$(DBURL) && bin/coopol migrate -db "$$url" && \
@@ -14,10 +14,7 @@ db:            ## start (or reuse) the local PostGIS cluster; last line: DATABAS
 	@scripts/pg-up.sh
 
 test:          ## every test against a throw-away PostGIS; fails rather than skips
-	@# the map's headless test: node packages of web/e2e and Debian's chromium (never a downloaded browser)
-	command -v npm >/dev/null || { sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get install -y nodejs npm; }
-	[ -x /usr/bin/chromium ] || { sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get install -y chromium; }
-	cd web/e2e && npm ci --no-audit --no-fund --silent
+	scripts/test-deps.sh
 	url=$(DBURL) && TEST_DATABASE_URL="$$url" REQUIRE_DB=1 go test -race -count=1 ./...
 
 bench:         ## ten runs per Go benchmark, ready for benchstat
@@ -28,6 +25,9 @@ bench-ingest: build  ## ingestion at France scale, beside ogr2ogr; figures in be
 
 bench-tiles: build  ## tiles at France scale: worst tile per zoom, naive ST_AsMVT ratio, load; bench-tiles.txt
 	scripts/bench-tiles.sh | tee bench-tiles.txt
+
+bench-cross: build  ## apportionment, crosstab and exports at France scale, beside naive PostGIS; bench-cross.txt
+	scripts/bench-cross.sh | tee bench-cross.txt
 
 fuzz:          ## a minute per parser fuzz target
 	scripts/fuzz.sh 60s
