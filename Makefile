@@ -20,7 +20,7 @@ test:          ## every test against a throw-away PostGIS; fails rather than ski
 bench:         ## ten runs per Go benchmark, ready for benchstat
 	url=$(DBURL) && TEST_DATABASE_URL="$$url" go test -run='^$$' -bench=. -count=10 ./... | tee bench.txt
 
-bench-ingest: build  ## ingestion at France scale, beside ogr2ogr; figures in bench-ingest.txt
+bench-ingest:  ## ingestion at France scale, beside ogr2ogr; figures in bench-ingest.txt
 	scripts/bench-ingest.sh | tee bench-ingest.txt
 
 bench-tiles: build  ## tiles at France scale: worst tile per zoom, naive ST_AsMVT ratio, load; bench-tiles.txt
