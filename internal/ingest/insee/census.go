@@ -240,10 +240,13 @@ func (cr *CensusReader) Next() (*CensusRow, error) {
 	if cr.seen[row.IRIS] {
 		return nil, cr.csv.Errorf(cr.iris, "IRIS %s listed twice", row.IRIS)
 	}
+	// A clone: the field shares the memory of its whole line, which the map would
+	// otherwise keep alive for every IRIS of the file.
+	row.IRIS = strings.Clone(row.IRIS)
 	cr.seen[row.IRIS] = true
 	row.COM, row.TypIRIS, row.LabIRIS = "", "", ""
 	if cr.com >= 0 {
-		row.COM = strings.TrimSpace(rec[cr.com])
+		row.COM = strings.Clone(strings.TrimSpace(rec[cr.com]))
 		if len(row.COM) != 5 {
 			return nil, cr.csv.Errorf(cr.com, "commune code %q: want 5 characters", row.COM)
 		}
@@ -251,9 +254,9 @@ func (cr *CensusReader) Next() (*CensusRow, error) {
 			cr.Warnings = append(cr.Warnings, ingest.Warning{Line: row.Line, Code: "iris_commune", Key: row.IRIS,
 				Message: fmt.Sprintf("IRIS %s does not start with its COM %s", row.IRIS, row.COM)})
 		}
-		row.TypIRIS = strings.TrimSpace(rec[cr.typ])
+		row.TypIRIS = strings.Clone(strings.TrimSpace(rec[cr.typ]))
 		if cr.lab >= 0 {
-			row.LabIRIS = strings.TrimSpace(rec[cr.lab])
+			row.LabIRIS = strings.Clone(strings.TrimSpace(rec[cr.lab]))
 		}
 	}
 	for i, v := range cr.Variables {
