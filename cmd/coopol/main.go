@@ -27,6 +27,10 @@ commands:
   member     demo accounts and role grants: coopol member demo|grant
   tiles      build the vector tiles' generalised geometry: coopol tiles build [-force]
   bench-tiles  measure tile times and sizes against the naive ST_AsMVT query
+  apportion  apportion IRIS and grid counts onto bureaux, rebuild bureau profiles [-force]
+  crosstab   a share or abstention by quantile of an indicator: coopol crosstab --election E --round R --indicator I
+  target     rank bureaux for between-rounds work: coopol target --election E --round R --favourable UG,LFI
+  export     the bureau table: coopol export bureaux --election E --round R --format csv|parquet|arrow|geojson|geoparquet
 
 Run coopol <command> -h for the flags of a command.`
 
@@ -64,6 +68,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runTiles(ctx, args[1:], getenv, stdout, stderr)
 	case "bench-tiles":
 		return runBenchTiles(ctx, args[1:], getenv, stdout, stderr)
+	case "apportion":
+		return runApportion(ctx, args[1:], getenv, stdout, stderr)
+	case "crosstab":
+		return runCrosstab(ctx, args[1:], getenv, stdout, stderr)
+	case "target":
+		return runTarget(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -26,6 +26,7 @@ const testPassword = "mot de passe de test"
 type fixture struct {
 	t      *testing.T
 	db     *postgres.DB
+	url    string // of the test database, for seeding
 	h      http.Handler
 	hasher *auth.Hasher
 	hash   string // of testPassword
@@ -37,12 +38,12 @@ type fixture struct {
 func newFixture(t *testing.T, th auth.Throttle) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, _ := pgtest.New(t)
+	db, url := pgtest.New(t)
 	if err := db.SeedDemoTerritory(ctx, []string{"92002", "92007", "75056"}); err != nil {
 		t.Fatal(err)
 	}
 	hasher := auth.NewHasher(auth.Params{Memory: 64, Time: 1, Threads: 1}, 4)
-	f := &fixture{t: t, db: db, hasher: hasher, terr: map[string]territory.Territory{}}
+	f := &fixture{t: t, db: db, url: url, hasher: hasher, terr: map[string]territory.Territory{}}
 	var err error
 	if f.hash, err = hasher.Hash(ctx, testPassword); err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func newFixture(t *testing.T, th auth.Throttle) *fixture {
 		}
 	}
 	f.h = New(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: db, Members: db,
-		Hasher: hasher, Throttle: th, BaseURL: "http://coopol.test"})
+		Hasher: hasher, Throttle: th, BaseURL: "http://coopol.test", Cross: db})
 	f.target = f.member("", "92002")
 	return f
 }

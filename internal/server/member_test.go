@@ -132,6 +132,12 @@ func matrix(f *fixture) map[string]route {
 			return fmt.Sprintf("/api/tokens/%d", tk.ID), ""
 		}},
 		"GET /api/audit": {adminOnly, fixed("/api/audit", "")},
+		// crosstab.go: public aggregates for every member; exports need data.export.
+		"GET /api/bureaux/{code}":      {signedIn, seeded("/api/bureaux/92002_0001")},
+		"GET /api/crosstab":            {signedIn, seeded("/api/crosstab?election=lg2024&round=1&measure=nuance:UG&indicator=share_60p&quantiles=2")},
+		"GET /api/crosstab/indicators": {signedIn, fixed("/api/crosstab/indicators", "")},
+		"GET /api/targets":             {signedIn, seeded("/api/targets?election=lg2024&round=1&favourable=UG&volunteers=2&leaflets=1000")},
+		"GET /api/exports/bureaux":     {[]string{"analyst", "admin"}, seeded("/api/exports/bureaux?election=lg2024&round=1&format=csv")},
 	}
 }
 

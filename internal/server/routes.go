@@ -45,6 +45,9 @@ func addRoutes(r chi.Router, d Deps) {
 				r.Post("/api/tokens", handleTokenCreate(d))
 				r.Delete("/api/tokens/{id}", handleTokenRevoke(d))
 				r.Get("/api/audit", handleAudit(d))
+				if d.Cross != nil {
+					addCrossRoutes(r, d) // crosstab.go: /api/bureaux, /api/crosstab, /api/targets, /api/exports
+				}
 			})
 		})
 	}

@@ -44,6 +44,10 @@ type Deps struct {
 	// Tiles serves vector tiles and indicator values; without it those routes are
 	// not mounted.
 	Tiles TileService
+
+	// Cross serves bureau profiles, crosstabs, targeting and exports; without it those
+	// routes are not mounted. They need Members too (sign-in, audit).
+	Cross CrossService
 }
 
 // New returns the handler of the whole service.
