@@ -44,6 +44,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
+	if err := runApportion(ctx, []string{"-db", *dbURL}, getenv, io.Discard, stderr); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	if err := runTiles(ctx, []string{"build", "-db", *dbURL}, getenv, io.Discard, stderr); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

@@ -71,6 +71,7 @@ func checkLoaded(t *testing.T, url string, m generate.Manifest) {
 	eq("Σ ind of the grid", q(`SELECT sum(ind) FROM grid_cells`), tot.GridInd)
 	eq("Σ P20_POP", q(`SELECT sum(v.value) FROM census_values v JOIN census_variables c ON c.id = v.variable_id WHERE c.name = 'P20_POP'`), tot.P20Pop)
 	eq("addresses", q(`SELECT count(*)::float8 FROM addresses`), float64(tot.Addresses))
+	eq("bureau profiles", q(`SELECT count(*)::float8 FROM bureau_profiles`), float64(tot.Bureaux))
 	eq("bureaux in the built tiles", q(`SELECT count(DISTINCT id)::float8 FROM tile_features WHERE layer = 'bureaux'`), float64(tot.Bureaux))
 	for _, f := range m.Files {
 		if f.Kind != "results" {

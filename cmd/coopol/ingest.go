@@ -101,7 +101,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	dbURL := dbFlag(fs, getenv)
 	asJSON := fs.Bool("json", false, "print a JSON report per file on stdout; no progress display")
 	quiet := fs.Bool("quiet", false, "no progress display")
-	derive := fs.Bool("derive", true, "after a load that changed data, rebuild what derives from it (tile geometry)")
+	derive := fs.Bool("derive", true, "after a load that changed data, rebuild what derives from it (apportionment onto bureaux, tile geometry)")
 	load := spec.setup(fs)
 	files, err := parseInterspersed(fs, args[1:])
 	if err != nil {
@@ -146,6 +146,9 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 		log := newLogger(getenv, stderr)
 		if *asJSON || *quiet {
 			log = slog.New(slog.DiscardHandler)
+		}
+		if _, err := db.ApportionWith(ctx, postgres.ApportionOptions{Logger: log}); err != nil {
+			return fmt.Errorf("ingest: loaded, but apportionment failed (run: coopol apportion): %w", err)
 		}
 		if _, err := (&tiles.Builder{Store: db, Logger: log}).Build(ctx, false); err != nil {
 			return fmt.Errorf("ingest: loaded, but the tile build failed (run: coopol tiles build): %w", err)
