@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/coopol/coopol/internal/ingest"
 	"github.com/coopol/coopol/internal/ingest/insee"
@@ -82,20 +83,20 @@ func nullFlag(v int8) any {
 }
 
 // Variable ids are allocated by hand, under a lock that lets readers through but queues
-// other census loads, so the ids of one load are consecutive: its values partition.
+// other census loads, so the ids of one load are consecutive.
 const lockCensusSQL = `LOCK TABLE census_variables IN EXCLUSIVE MODE`
 
 const nextVariableIDSQL = `SELECT coalesce(max(id), 0) + 1 FROM census_variables`
 
-// The partitions of the loads a new load replaces are named after their first variable.
-const oldCensusPartitionsSQL = `SELECT min(v.id) FROM census_variables v JOIN datasets d ON d.id = v.dataset_id
-WHERE d.kind = $1 AND d.scope = $2 GROUP BY v.dataset_id`
+// The rows of the loads a new load replaces; the variables follow.
+const deleteCensusRowsSQL = `DELETE FROM census_rows r USING datasets d
+WHERE r.dataset_id = d.id AND d.kind = $1 AND d.scope = $2`
 
 const deleteCensusScopeSQL = `DELETE FROM census_variables v USING datasets d
 WHERE v.dataset_id = d.id AND d.kind = $1 AND d.scope = $2`
 
-const insertCensusVariablesSQL = `INSERT INTO census_variables (id, dataset_id, theme, vintage, name, kind, position)
-SELECT $1 + t.ord - 1, $2, $3, t.vintage, t.name, t.kind, t.position
+const insertCensusVariablesSQL = `INSERT INTO census_variables (id, dataset_id, theme, vintage, name, kind, position, idx)
+SELECT $1 + t.ord - 1, $2, $3, t.vintage, t.name, t.kind, t.position, t.ord
 FROM unnest($4::int[], $5::text[], $6::text[], $7::int[]) WITH ORDINALITY AS t(vintage, name, kind, position, ord)`
 
 const createIRISStageSQL = `CREATE TEMP TABLE iris_stage (code text, com text, typ_iris text, lab_iris text) ON COMMIT DROP`
@@ -106,9 +107,10 @@ ON CONFLICT (code) DO UPDATE SET dataset_id = excluded.dataset_id, com = exclude
 	typ_iris = excluded.typ_iris, lab_iris = excluded.lab_iris`
 
 // LoadCensus loads an IRIS census base or a Filosofi IRIS income file, whose header r
-// has read, replacing the previous load of the same kind and scope (theme/vintage). The
-// values go straight into census_values by binary COPY: one row per non-empty field.
-// Census files also upsert the iris reference (COM, TYP_IRIS).
+// has read, replacing the previous load of the same kind and scope (theme/vintage). Each
+// IRIS becomes one census_rows row whose array holds the file's values in column order
+// (NULL for an empty field), by binary COPY. Census files also upsert the iris reference
+// (COM, TYP_IRIS).
 func (db *DB) LoadCensus(ctx context.Context, l Load, r *insee.CensusReader) (*ingest.Report, error) {
 	return db.load(ctx, l, func(ctx context.Context, tx pgx.Tx, datasetID int64) (Loaded, error) {
 		fail := func(what string, err error) (Loaded, error) {
@@ -122,16 +124,10 @@ func (db *DB) LoadCensus(ctx context.Context, l Load, r *insee.CensusReader) (*i
 		if err := tx.QueryRow(ctx, nextVariableIDSQL).Scan(&lo); err != nil {
 			return fail("variables", err)
 		}
-		rows, err := tx.Query(ctx, oldCensusPartitionsSQL, l.Kind, l.Scope)
-		if err != nil {
-			return fail("variables", err)
-		}
-		old, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-		if err != nil {
-			return fail("variables", err)
-		}
-		if _, err := tx.Exec(ctx, deleteCensusScopeSQL, l.Kind, l.Scope); err != nil {
-			return fail("delete", err)
+		for _, q := range []string{deleteCensusRowsSQL, deleteCensusScopeSQL} {
+			if _, err := tx.Exec(ctx, q, l.Kind, l.Scope); err != nil {
+				return fail("delete", err)
+			}
 		}
 		vintages, names, kinds, positions := make([]int32, n), make([]string, n), make([]string, n), make([]int32, n)
 		for i, v := range r.Variables {
@@ -140,65 +136,30 @@ func (db *DB) LoadCensus(ctx context.Context, l Load, r *insee.CensusReader) (*i
 		if _, err := tx.Exec(ctx, insertCensusVariablesSQL, lo, datasetID, r.Theme, vintages, names, kinds, positions); err != nil {
 			return fail("variables", err)
 		}
-		ids := make([]int32, n)
-		for i := range ids {
-			ids[i] = lo + int32(i)
-		}
-		// Identifiers built from integers only: nothing from the file reaches the SQL text.
-		part := fmt.Sprintf("census_values_%d", lo)
-		hi := lo + int32(n)
-		// The CHECK lets ATTACH skip its validation scan.
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s (variable_id int NOT NULL CHECK (variable_id >= %d AND variable_id < %d),
-			iris text NOT NULL, value float8 NOT NULL)`, part, lo, hi)); err != nil {
-			return fail("partition", err)
-		}
 		// The IRIS reference is small (one row per IRIS of France, ~50,000): kept aside
 		// during the values COPY, then upserted through a staging table.
 		type irisRef struct{ code, com, typ, lab string }
 		var refs []irisRef
-		var (
-			row  *insee.CensusRow
-			j    = n
-			iris int64
-			vals = make([]any, 3)
-		)
-		_, err = copyRows(ctx, tx, part, []string{"variable_id", "iris", "value"}, func() ([]any, error) {
-			for {
-				for ; row != nil && j < n; j++ {
-					if v := row.Values[j]; !math.IsNaN(v) {
-						vals[0], vals[1], vals[2] = ids[j], row.IRIS, v
-						j++
-						return vals, nil
-					}
-				}
-				var err error
-				if row, err = r.Next(); err != nil {
-					return nil, err
-				}
-				iris++
-				j = 0
-				if row.COM != "" {
-					refs = append(refs, irisRef{row.IRIS, row.COM, row.TypIRIS, row.LabIRIS})
-				}
+		var iris int64
+		vals := make([]pgtype.Float8, n) // reused: CopyFrom encodes a row before asking for the next
+		row := make([]any, 3)
+		_, err := copyRows(ctx, tx, "census_rows", []string{"dataset_id", "iris", "vals"}, func() ([]any, error) {
+			c, err := r.Next()
+			if err != nil {
+				return nil, err
 			}
+			iris++
+			if c.COM != "" {
+				refs = append(refs, irisRef{c.IRIS, c.COM, c.TypIRIS, c.LabIRIS})
+			}
+			for j, v := range c.Values[:n] {
+				vals[j] = pgtype.Float8{Float64: v, Valid: !math.IsNaN(v)}
+			}
+			row[0], row[1], row[2] = datasetID, c.IRIS, vals
+			return row, nil
 		})
 		if err != nil {
 			return Loaded{}, fmt.Errorf("postgres: census %s: %w", l.File, err)
-		}
-		// Index once, in memory, rather than row by row during the COPY.
-		for _, q := range []string{
-			`SET LOCAL maintenance_work_mem = '512MB'`,
-			fmt.Sprintf(`ALTER TABLE %s ADD PRIMARY KEY (variable_id, iris)`, part),
-			fmt.Sprintf(`ALTER TABLE census_values ATTACH PARTITION %s FOR VALUES FROM (%d) TO (%d)`, part, lo, hi),
-		} {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return fail("index", copyError(err))
-			}
-		}
-		for _, id := range old {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS census_values_%d`, id)); err != nil {
-				return fail("drop replaced values", err)
-			}
 		}
 		if len(refs) > 0 {
 			if _, err := tx.Exec(ctx, createIRISStageSQL); err != nil {
