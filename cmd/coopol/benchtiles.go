@@ -1,7 +1,6 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
@@ -11,7 +10,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -25,15 +26,16 @@ import (
 
 // runBenchTiles measures the tile engine on whatever data the database holds (make
 // bench-tiles loads the France-scale synthetic set): (a) the worst uncached tile of
-// each zoom, (b) a mixed HTTP workload cold then warm, (c) the naive per-request
-// ST_AsMVT query on the same tiles.
+// each zoom and layer, (c) the naive per-request ST_AsMVT query on the same tiles, and
+// (b) mixed HTTP workloads cold then warm, on the composite and on the grid cells.
 func runBenchTiles(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench-tiles", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbURL := dbFlag(fs, getenv)
-	duration := fs.Duration("duration", 60*time.Second, "length of the warm mixed workload")
+	duration := fs.Duration("duration", 60*time.Second, "length of each warm mixed workload")
 	workers := fs.Int("c", 16, "concurrent HTTP clients")
 	perZoom := fs.Int("tiles", 5, "densest tiles per zoom measured uncached")
+	runs := fs.Int("runs", 5, "renders per tile, ours and naive alike; the median counts")
 	naiveMax := fs.Int("naive-max-zoom", 14, "run the naive query up to this zoom")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -51,10 +53,50 @@ func runBenchTiles(ctx context.Context, args []string, getenv func(string) strin
 	}
 	eng := tiles.NewEngine(db, tiles.Options{})
 
-	// (a) and (c): the densest tiles of each zoom, uncached.
-	fmt.Fprintln(stdout, "(a) worst uncached tile per zoom (densest tiles by bureau count), and (c) the naive ST_AsMVT query")
+	// median runs f n times and returns the median time in ms and the last output.
+	median := func(n int, f func() ([]byte, error)) (float64, []byte, error) {
+		var ms []float64
+		var out []byte
+		for range n {
+			start := time.Now()
+			b, err := f()
+			if err != nil {
+				return 0, nil, err
+			}
+			ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+			out = b
+		}
+		slices.Sort(ms)
+		return ms[len(ms)/2], out, nil
+	}
+	// ours renders uncached and gzips, as every miss does.
+	ours := func(layer string, t [3]int) (float64, []byte, []byte, error) {
+		var raw []byte
+		ms, gz, err := median(*runs, func() ([]byte, error) {
+			var err error
+			raw, err = eng.Render(ctx, layer, t[0], t[1], t[2])
+			if err != nil || len(raw) == 0 {
+				return nil, err
+			}
+			return tiles.Compress(raw), nil
+		})
+		return ms, raw, gz, err
+	}
+	naive := func(t [3]int, n int) (float64, error) {
+		ms, _, err := median(n, func() ([]byte, error) {
+			b, err := db.NaiveBureauTile(ctx, t[0], t[1], t[2])
+			if err != nil || len(b) == 0 {
+				return nil, err
+			}
+			return tiles.Compress(b), nil
+		})
+		return ms, err
+	}
+
+	fmt.Fprintf(stdout, "(a) worst uncached tile per zoom and layer among the %d densest (bureaux; grid cells for carreaux), median of %d renders with gzip;\n", *perZoom, *runs)
+	fmt.Fprintln(stdout, "(c) the naive ST_AsMVT(ST_AsMVTGeom(...)) over bureau_contours on the same tiles: on our worst tile, and on the tile where it is slowest")
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "z\tlayer\ttile\tms\tgzip KB\traw KB\tnaive ms\tnaive gzip KB\tratio\t")
+	fmt.Fprintln(tw, "z\tlayer\ttile\tms\tgzip KB\traw KB\tnaive ms\tratio\tnaive worst\tnaive ms\tour ms\tratio\tload\t")
 	for z := 0; z <= 14; z++ {
 		cands, err := db.TileDensity(ctx, z, *perZoom)
 		if err != nil {
@@ -67,104 +109,145 @@ func runBenchTiles(ctx context.Context, args []string, getenv func(string) strin
 			if l, err := tiles.LayerByName(layer); err == nil && z < l.MinZoom {
 				continue
 			}
+			cs := cands
+			if layer == "carreaux" {
+				if cs, err = db.CellDensity(ctx, z, *perZoom); err != nil {
+					return err
+				}
+				if len(cs) == 0 {
+					fmt.Fprintf(tw, "%d\t%s\tno grid cells built\t\t\t\t\t\t\t\t\t\t\n", z, layer)
+					continue
+				}
+			}
 			var worst struct {
 				t       [3]int
 				ms      float64
 				gz, raw int
 			}
-			for _, c := range cands {
-				start := time.Now()
-				raw, err := eng.Render(ctx, layer, c[0], c[1], c[2])
+			oms := map[[3]int]float64{}
+			for _, c := range cs {
+				ms, raw, gz, err := ours(layer, c)
 				if err != nil {
 					return err
 				}
-				// gzip is part of every miss: it counts.
-				ms := float64(time.Since(start).Microseconds())/1000 + gzipMillis(raw)
-				gz := gzipLen(raw)
+				oms[c] = ms
 				if ms > worst.ms {
 					worst.t, worst.ms = c, ms
 				}
-				worst.gz, worst.raw = max(worst.gz, gz), max(worst.raw, len(raw))
+				worst.gz, worst.raw = max(worst.gz, len(gz)), max(worst.raw, len(raw))
 			}
-			naive := "\t\t\t"
+			cmp := "\t\t\t\t\t\t"
+			loadNow := loadAverage()
 			if layer == tiles.Composite && z <= *naiveMax {
-				c := cands[0]
-				start := time.Now()
-				b, err := db.NaiveBureauTile(ctx, c[0], c[1], c[2])
-				if err != nil {
-					return err
+				// Below zoom 5 a naive tile takes seconds: once each.
+				n := *runs
+				if z < 5 {
+					n = 1
 				}
-				nms := float64(time.Since(start).Microseconds())/1000 + gzipMillis(b)
-				ours, _ := eng.Render(ctx, layer, c[0], c[1], c[2])
-				start = time.Now()
-				_, _ = eng.Render(ctx, layer, c[0], c[1], c[2])
-				oms := float64(time.Since(start).Microseconds())/1000 + gzipMillis(ours)
-				naive = fmt.Sprintf("%.1f\t%.0f\t%.0f×\t", nms, float64(gzipLen(b))/1024, nms/oms)
+				var slow struct {
+					t  [3]int
+					ms float64
+				}
+				var onWorst float64
+				for _, c := range cs {
+					ms, err := naive(c, n)
+					if err != nil {
+						return err
+					}
+					if c == worst.t {
+						onWorst = ms
+					}
+					if ms > slow.ms {
+						slow.t, slow.ms = c, ms
+					}
+				}
+				cmp = fmt.Sprintf("%.1f\t%.0f×\t%d/%d/%d\t%.1f\t%.1f\t%.0f×\t", onWorst, onWorst/worst.ms,
+					slow.t[0], slow.t[1], slow.t[2], slow.ms, oms[slow.t], slow.ms/oms[slow.t])
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%d/%d/%d\t%.1f\t%.0f\t%.0f\t%s\n", z, layer, worst.t[0], worst.t[1], worst.t[2],
-				worst.ms, float64(worst.gz)/1024, float64(worst.raw)/1024, naive)
+			fmt.Fprintf(tw, "%d\t%s\t%d/%d/%d\t%.1f\t%.0f\t%.0f\t%s%s\t\n", z, layer, worst.t[0], worst.t[1], worst.t[2],
+				worst.ms, float64(worst.gz)/1024, float64(worst.raw)/1024, cmp, loadNow)
 		}
 	}
 	tw.Flush()
 
-	// (b) the mixed workload over HTTP: zooms 5–14 around the densest places.
-	var set [][3]int
-	for z := 5; z <= 14; z++ {
-		cands, err := db.TileDensity(ctx, z, 40)
-		if err != nil {
-			return err
-		}
-		for _, c := range cands {
-			for dx := -1; dx <= 1; dx++ {
-				for dy := -1; dy <= 1; dy++ {
-					set = append(set, [3]int{c[0], c[1] + dx, c[2] + dy})
+	// (b) the mixed workloads over HTTP: the composite at zooms 5–14 around the densest
+	// places, then the grid cells at zooms 11–14 around the densest cells.
+	around := func(density func(context.Context, int, int) ([][3]int, error), from, to int) ([][3]int, error) {
+		var set [][3]int
+		for z := from; z <= to; z++ {
+			cands, err := density(ctx, z, 40)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range cands {
+				for dx := -1; dx <= 1; dx++ {
+					for dy := -1; dy <= 1; dy++ {
+						set = append(set, [3]int{c[0], c[1] + dx, c[2] + dy})
+					}
 				}
 			}
 		}
-	}
-	slices.SortFunc(set, func(a, b [3]int) int {
-		for i := range a {
-			if a[i] != b[i] {
-				return a[i] - b[i]
+		slices.SortFunc(set, func(a, b [3]int) int {
+			for i := range a {
+				if a[i] != b[i] {
+					return a[i] - b[i]
+				}
 			}
+			return 0
+		})
+		return slices.Compact(set), nil
+	}
+	for _, w := range []struct {
+		layer    string
+		density  func(context.Context, int, int) ([][3]int, error)
+		from, to int
+	}{
+		{tiles.Composite, db.TileDensity, 5, 14},
+		{"carreaux", db.CellDensity, 11, 14},
+	} {
+		set, err := around(w.density, w.from, w.to)
+		if err != nil {
+			return err
 		}
-		return 0
-	})
-	set = slices.Compact(set)
-	eng = tiles.NewEngine(db, tiles.Options{}) // empty cache
-	h := server.New(server.Deps{Logger: slog.New(slog.DiscardHandler), Store: db, Tiles: eng})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *workers, DisableCompression: true}}
-	fmt.Fprintf(stdout, "\n(b) mixed workload: %d distinct composite tiles, zooms 5–14, %d clients on 127.0.0.1\n", len(set), *workers)
-	rng := rand.New(rand.NewPCG(1, 2))
-	order := rng.Perm(len(set))
-	var next atomic.Int64
-	cold, err := load(ctx, client, base, *workers, 0, func(int) ([3]int, bool) {
-		i := next.Add(1) - 1
-		if int(i) >= len(order) {
-			return [3]int{}, false
+		if len(set) == 0 {
+			continue
 		}
-		return set[order[i]], true
-	})
-	if err != nil {
-		return err
+		eng := tiles.NewEngine(db, tiles.Options{}) // empty cache
+		h := server.New(server.Deps{Logger: slog.New(slog.DiscardHandler), Store: db, Tiles: eng})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(ln)
+		base := "http://" + ln.Addr().String() + "/tiles/" + w.layer
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *workers, DisableCompression: true}}
+		fmt.Fprintf(stdout, "\n(b) mixed workload: %d distinct %s tiles, zooms %d–%d, %d clients on 127.0.0.1\n", len(set), w.layer, w.from, w.to, *workers)
+		rng := rand.New(rand.NewPCG(1, 2))
+		order := rng.Perm(len(set))
+		var next atomic.Int64
+		cold, err := load(ctx, client, base, *workers, 0, func(int) ([3]int, bool) {
+			i := next.Add(1) - 1
+			if int(i) >= len(order) {
+				return [3]int{}, false
+			}
+			return set[order[i]], true
+		})
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		fmt.Fprintf(stdout, "cold (each tile once, empty cache): %s; load %s\n", cold, loadAverage())
+		warm, err := load(ctx, client, base, *workers, *duration, func(int) ([3]int, bool) {
+			return set[rand.IntN(len(set))], true
+		})
+		srv.Close()
+		if err != nil {
+			return err
+		}
+		n, b := eng.CacheStats()
+		fmt.Fprintf(stdout, "warm (%s, random tiles of the set): %s; cache %d tiles, %.1f MB; load %s\n", *duration, warm, n, float64(b)/1e6, loadAverage())
 	}
-	fmt.Fprintf(stdout, "cold (each tile once, empty cache): %s\n", cold)
-	warm, err := load(ctx, client, base, *workers, *duration, func(int) ([3]int, bool) {
-		return set[rand.IntN(len(set))], true
-	})
-	if err != nil {
-		return err
-	}
-	n, b := eng.CacheStats()
-	fmt.Fprintf(stdout, "warm (%s, random tiles of the set): %s; cache %d tiles, %.1f MB\n", *duration, warm, n, float64(b)/1e6)
 	return nil
 }
 
@@ -173,12 +256,14 @@ type loadResult struct {
 	seconds float64
 	p50     time.Duration
 	p99     time.Duration
+	max     time.Duration
 	bytes   int64
 }
 
 func (r loadResult) String() string {
-	return fmt.Sprintf("%d tiles in %.1f s = %.0f tiles/s, p50 %.2f ms, p99 %.2f ms, %.1f MB gzipped",
-		r.n, r.seconds, float64(r.n)/r.seconds, float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000, float64(r.bytes)/1e6)
+	return fmt.Sprintf("%d tiles in %.1f s = %.0f tiles/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %.1f MB gzipped",
+		r.n, r.seconds, float64(r.n)/r.seconds, float64(r.p50.Microseconds())/1000, float64(r.p99.Microseconds())/1000,
+		float64(r.max.Microseconds())/1000, float64(r.bytes)/1e6)
 }
 
 // load runs workers fetching the tiles pick gives until it says stop or d elapses.
@@ -203,7 +288,7 @@ func load(ctx context.Context, client *http.Client, base string, workers int, d 
 				if !ok || ctx.Err() != nil {
 					break
 				}
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/tiles/carte/%d/%d/%d.mvt", base, t[0], t[1], t[2]), nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/%d/%d/%d.mvt", base, t[0], t[1], t[2]), nil)
 				req.Header.Set("Accept-Encoding", "gzip")
 				t0 := time.Now()
 				res, err := client.Do(req)
@@ -243,29 +328,21 @@ func load(ctx context.Context, client *http.Client, base string, workers int, d 
 	slices.Sort(lat)
 	r := loadResult{n: len(lat), seconds: time.Since(start).Seconds(), bytes: bytes}
 	if len(lat) > 0 {
-		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+		r.p50, r.p99, r.max = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]
 	}
 	return r, nil
 }
 
-func gzipLen(b []byte) int {
-	if len(b) == 0 {
-		return 0
+// loadAverage is the one-minute load average, to read each figure against: the
+// benchmark machine may be shared.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
 	}
-	var c countWriter
-	zw := gzip.NewWriter(&c)
-	zw.Write(b)
-	zw.Close()
-	return int(c)
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
-
-// gzipMillis is the time gzip takes on b: part of every uncached tile served.
-func gzipMillis(b []byte) float64 {
-	start := time.Now()
-	gzipLen(b)
-	return float64(time.Since(start).Microseconds()) / 1000
-}
-
-type countWriter int64
-
-func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }

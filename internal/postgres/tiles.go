@@ -2,13 +2,17 @@ package postgres
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 
@@ -168,10 +172,8 @@ func multiPolygon(b []byte) (orb.MultiPolygon, error) {
 }
 
 const tileStageSQL = `CREATE TEMP TABLE tile_stage (
-	layer text, band smallint, id text, name text, parent text, kind text, wkb bytea) ON COMMIT DROP`
-
-const tileInsertSQL = `INSERT INTO tile_features (layer, band, id, name, parent, kind, geom)
-SELECT layer, band, id, name, parent, kind, ST_Multi(ST_SetSRID(ST_GeomFromWKB(wkb), 3857)) FROM tile_stage`
+	layer text, band smallint, id text, name text, parent text, kind text, inscrits bigint,
+	wkb bytea, enc bytea, ord bigint) ON COMMIT DROP`
 
 // tileInscritsSQL holds the registered voters of the last loaded election round.
 const tileInscritsSQL = `CREATE TEMP TABLE tile_inscrits ON COMMIT DROP AS
@@ -181,40 +183,44 @@ WHERE (r.election, r.round) = (
 		SELECT max(id) FROM datasets WHERE kind = 'results' AND superseded_at IS NULL) LIMIT 1)`
 
 // tileAttributesSQL fills names and registered voters, per layer, from the reference
-// tables: the geometry build never needs them.
+// tables, in the staging table: the geometry build never needs them, and the stored
+// rows are then written once.
 var tileAttributesSQL = map[string]string{
-	"bureaux": `UPDATE tile_features f SET
+	"bureaux": `UPDATE tile_stage f SET
 	name = COALESCE(NULLIF(c.name, ''), 'Bureau ' || c.bureau || ' — ' || COALESCE(m.name, c.commune_name, c.commune)),
 	inscrits = i.inscrits
 FROM bureau_contours c LEFT JOIN communes m ON m.code = c.commune LEFT JOIN tile_inscrits i ON i.bureau = c.code
 WHERE f.layer = 'bureaux' AND c.code = f.id AND c.vintage = (SELECT max(vintage) FROM bureau_contours)`,
-	"communes": `WITH ids AS (SELECT DISTINCT id FROM tile_features WHERE layer = 'communes'),
+	"communes": `WITH ids AS (SELECT DISTINCT id FROM tile_stage WHERE layer = 'communes'),
 n AS (SELECT DISTINCT ON (commune) commune AS id, commune_name AS name FROM bureau_contours
 	WHERE commune_name IS NOT NULL ORDER BY commune),
 s AS (SELECT commune AS id, sum(inscrits) AS inscrits FROM tile_inscrits GROUP BY commune),
 x AS (SELECT ids.id, COALESCE(m.name, n.name, ids.id) AS name, s.inscrits FROM ids
 	LEFT JOIN communes m ON m.code = ids.id LEFT JOIN n ON n.id = ids.id LEFT JOIN s ON s.id = ids.id)
-UPDATE tile_features f SET name = x.name, inscrits = x.inscrits FROM x WHERE f.layer = 'communes' AND f.id = x.id`,
-	"departements": `WITH cd AS (SELECT DISTINCT id, parent FROM tile_features WHERE layer = 'communes'),
+UPDATE tile_stage f SET name = x.name, inscrits = x.inscrits FROM x WHERE f.layer = 'communes' AND f.id = x.id`,
+	// The communes of this build, or the stored ones when only départements are rebuilt.
+	"departements": `WITH cd AS (SELECT DISTINCT id, parent FROM tile_stage WHERE layer = 'communes'
+	UNION SELECT DISTINCT id, parent FROM tile_features WHERE layer = 'communes'
+		AND NOT EXISTS (SELECT 1 FROM tile_stage WHERE layer = 'communes')),
 s AS (SELECT cd.parent AS id, sum(i.inscrits) AS inscrits FROM tile_inscrits i JOIN cd ON cd.id = i.commune GROUP BY cd.parent),
 x AS (SELECT ids.id, COALESCE(d.name, 'Département ' || ids.id) AS name, s.inscrits
-	FROM (SELECT DISTINCT id FROM tile_features WHERE layer = 'departements') ids
+	FROM (SELECT DISTINCT id FROM tile_stage WHERE layer = 'departements') ids
 	LEFT JOIN departements d ON d.code = ids.id LEFT JOIN s ON s.id = ids.id)
-UPDATE tile_features f SET name = x.name, inscrits = x.inscrits FROM x WHERE f.layer = 'departements' AND f.id = x.id`,
+UPDATE tile_stage f SET name = x.name, inscrits = x.inscrits FROM x WHERE f.layer = 'departements' AND f.id = x.id`,
 	// 2024 legislative files name no circonscription: the contours' one comes first.
 	"circonscriptions": `WITH s AS (SELECT COALESCE(c.circonscription, i.circonscription) AS id, sum(i.inscrits) AS inscrits
 	FROM tile_inscrits i LEFT JOIN bureau_contours c
 		ON c.code = i.bureau AND c.vintage = (SELECT max(vintage) FROM bureau_contours)
 	GROUP BY 1)
-UPDATE tile_features f SET
+UPDATE tile_stage f SET
 	name = left(f.id, length(f.id) - 2) || ' — ' || ltrim(right(f.id, 2), '0') || 'e circonscription',
 	inscrits = s.inscrits
-FROM (SELECT DISTINCT id FROM tile_features WHERE layer = 'circonscriptions') ids LEFT JOIN s ON s.id = ids.id
+FROM (SELECT DISTINCT id FROM tile_stage WHERE layer = 'circonscriptions') ids LEFT JOIN s ON s.id = ids.id
 WHERE f.layer = 'circonscriptions' AND f.id = ids.id`,
 }
 
 const tileHashSQL = `SELECT COALESCE(md5(string_agg(concat_ws('|', band, id, name, parent, kind, inscrits,
-	md5(ST_AsBinary(geom))), ',' ORDER BY band, id)), ''), count(*) FROM tile_features WHERE layer = $1`
+	md5(wkb)), ',' ORDER BY band, id)), ''), count(*) FROM tile_stage WHERE layer = $1`
 
 const tileLayerUpsertSQL = `INSERT INTO tile_layers (layer, version, content_hash, features, sources)
 VALUES ($1, nextval('tile_version_seq'), $2, $3, $4)
@@ -222,16 +228,53 @@ ON CONFLICT (layer) DO UPDATE SET
 	version = CASE WHEN tile_layers.content_hash = EXCLUDED.content_hash THEN tile_layers.version ELSE EXCLUDED.version END,
 	content_hash = EXCLUDED.content_hash, features = EXCLUDED.features, sources = EXCLUDED.sources, built_at = now()`
 
+// tileSwapSQL writes a new tile_features: the layers not rebuilt as they were, then the
+// staged ones with neighbours next to each other (a Morton order of their centres per
+// layer and band), so that a tile's rows share a few heap pages; it indexes the table
+// once and swaps it in. Updating rows in place instead left the table and its GiST
+// index bloated and scattered after each build, and tile queries several times slower.
+var tileSwapSQL = []string{
+	`CREATE TABLE tile_features_next (LIKE tile_features INCLUDING DEFAULTS INCLUDING STORAGE)`,
+	`INSERT INTO tile_features_next SELECT * FROM tile_features WHERE layer NOT IN (SELECT DISTINCT layer FROM tile_stage)`,
+	`INSERT INTO tile_features_next (layer, band, id, name, parent, kind, inscrits, geom, enc)
+SELECT layer, band, id, name, parent, kind, inscrits, ST_Multi(ST_SetSRID(ST_GeomFromWKB(wkb), 3857)), enc FROM tile_stage
+ORDER BY layer, band, ord`,
+	`ALTER TABLE tile_features_next ADD CONSTRAINT tile_features_next_pkey PRIMARY KEY (layer, band, id)`,
+}
+
+// tileSwapEndSQL follows the partial indexes.
+var tileSwapEndSQL = []string{
+	`DROP TABLE tile_features`,
+	`ALTER TABLE tile_features_next RENAME TO tile_features`,
+	`ALTER TABLE tile_features RENAME CONSTRAINT tile_features_next_pkey TO tile_features_pkey`,
+	`ANALYZE tile_features`,
+}
+
+// tileIndexSQL indexes one layer at one band: a plain GiST on geometry, which PostGIS
+// builds sorted in one pass, and whose scans are four to five times cheaper than the
+// (layer, band, geom) btree_gist index of migration 0008 (every entry compared on three
+// columns). Names come from the catalogue.
+func tileIndexSQL(table, layer string, band int) string {
+	return fmt.Sprintf(`CREATE INDEX %s_%s_%d ON %s USING gist (geom) WHERE layer = '%s' AND band = %d`,
+		table, layer, band, table, layer, band)
+}
+
+// tileIndexRenameSQL gives an index of the new table its final name.
+func tileIndexRenameSQL(layer string, band int) string {
+	return fmt.Sprintf(`ALTER INDEX tile_features_next_%s_%d RENAME TO tile_features_%s_%d`, layer, band, layer, band)
+}
+
 // ReplaceTileLayers swaps the built layers in one transaction: readers see the old
-// features or the new ones with their new version, never a mix. A layer whose content
-// hash is unchanged keeps its version, so its cached tiles stay valid.
+// features or the new ones with their new version, never a mix, and wait only for the
+// final swap. A layer whose content hash is unchanged keeps its version, so its cached
+// tiles stay valid.
 func (db *DB) ReplaceTileLayers(ctx context.Context, layers []tiles.BuiltLayer) error {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: replace tile layers: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	// One build at a time: two would interleave their deletes and inserts.
+	// One build at a time: two would interleave their swaps.
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7326008)`); err != nil {
 		return fmt.Errorf("postgres: replace tile layers: lock: %w", err)
 	}
@@ -239,11 +282,8 @@ func (db *DB) ReplaceTileLayers(ctx context.Context, layers []tiles.BuiltLayer) 
 		return fmt.Errorf("postgres: replace tile layers: %w", err)
 	}
 	for _, l := range layers {
-		if _, err := tx.Exec(ctx, `DELETE FROM tile_features WHERE layer = $1`, l.Name); err != nil {
-			return fmt.Errorf("postgres: replace tile layer %s: %w", l.Name, err)
-		}
 		i := 0
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"tile_stage"}, []string{"layer", "band", "id", "name", "parent", "kind", "wkb"},
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"tile_stage"}, []string{"layer", "band", "id", "name", "parent", "kind", "wkb", "enc", "ord"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				if i >= len(l.Features) {
 					return nil, nil
@@ -254,14 +294,11 @@ func (db *DB) ReplaceTileLayers(ctx context.Context, layers []tiles.BuiltLayer) 
 				if err != nil {
 					return nil, err
 				}
-				return []any{l.Name, int16(f.Band), f.ID, f.Name, f.Parent, f.Kind, g}, nil
+				return []any{l.Name, int16(f.Band), f.ID, f.Name, f.Parent, f.Kind, g, f.Enc, mortonKey(f.Geom.Bound())}, nil
 			}))
 		if err != nil {
 			return fmt.Errorf("postgres: replace tile layer %s: copy: %w", l.Name, err)
 		}
-	}
-	if _, err := tx.Exec(ctx, tileInsertSQL); err != nil {
-		return fmt.Errorf("postgres: replace tile layers: %w", translate(err))
 	}
 	if _, err := tx.Exec(ctx, tileInscritsSQL); err != nil {
 		return fmt.Errorf("postgres: replace tile layers: inscrits: %w", err)
@@ -288,61 +325,197 @@ func (db *DB) ReplaceTileLayers(ctx context.Context, layers []tiles.BuiltLayer) 
 			return fmt.Errorf("postgres: tile layer %s: %w", l.Name, err)
 		}
 	}
+	swap := slices.Clone(tileSwapSQL)
+	var renames []string
+	for _, l := range tiles.Layers() {
+		if l.Name == "carreaux" { // its own table, tile_cells
+			continue
+		}
+		for _, b := range l.Bands {
+			swap = append(swap, tileIndexSQL("tile_features_next", l.Name, b))
+			renames = append(renames, tileIndexRenameSQL(l.Name, b))
+		}
+	}
+	swap = append(append(swap, tileSwapEndSQL...), renames...)
+	for _, q := range swap {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("postgres: replace tile layers: %w", translate(err))
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: replace tile layers: commit: %w", err)
 	}
 	return nil
 }
 
-const tileFeaturesSQL = `SELECT id, name, parent, kind, COALESCE(inscrits, -1), ST_AsBinary(geom) FROM tile_features
-WHERE layer = $1 AND band = $2 AND geom && ST_TileEnvelope($3, $4, $5, margin => $6)`
+// tileFeaturesSQL returns the statement reading the stored features of some layers,
+// each at its band, near tile $1/$2/$3 grown by margin $4: one branch per layer, each
+// naming its layer and band as constants so that the planner uses that pair's partial
+// GiST index (tileIndexSQL). Layer names come from the catalogue and bands are numbers,
+// never request text.
+func tileFeaturesSQL(layers []string, bands []int) (string, error) {
+	var b strings.Builder
+	for i, name := range layers {
+		if _, err := tiles.LayerByName(name); err != nil || strings.ContainsAny(name, "'\\") {
+			return "", fmt.Errorf("postgres: tile layer %q: %w", name, errs.ErrNotFound)
+		}
+		if i > 0 {
+			b.WriteString("\nUNION ALL\n")
+		}
+		fmt.Fprintf(&b, `SELECT %d, id, name, parent, kind, COALESCE(inscrits, -1), enc FROM tile_features
+WHERE layer = '%s' AND band = %d AND geom && ST_TileEnvelope($1, $2, $3, margin => $4)`, i, name, bands[i])
+	}
+	return b.String(), nil
+}
 
-// TileFeatures calls fn for each feature of a built layer at band near tile z/x/y.
-func (db *DB) TileFeatures(ctx context.Context, layer string, band, z, x, y int, margin float64, fn func(tiles.Feature) error) error {
-	rows, err := db.pool.Query(ctx, tileFeaturesSQL, layer, band, z, x, y, margin)
+// TileFeatures calls fn for each stored feature of the query's layers near its tile,
+// in one round trip.
+func (db *DB) TileFeatures(ctx context.Context, q tiles.FeatureQuery, fn func(*tiles.Feature) error) error {
+	sql, err := tileFeaturesSQL(q.Layers, q.Bands)
 	if err != nil {
-		return fmt.Errorf("postgres: tile features %s/%d/%d/%d: %w", layer, z, x, y, err)
+		return err
+	}
+	rows, err := db.pool.Query(ctx, sql, q.Z, q.X, q.Y, q.Margin)
+	if err != nil {
+		return fmt.Errorf("postgres: tile features %v/%d/%d/%d: %w", q.Layers, q.Z, q.X, q.Y, err)
 	}
 	var f tiles.Feature
-	var g []byte
-	_, err = pgx.ForEachRow(rows, []any{&f.ID, &f.Name, &f.Parent, &f.Kind, &f.Inscrits, &g}, func() error {
-		mp, err := multiPolygon(g)
-		if err != nil {
-			return err
-		}
-		f.Geom = mp
-		return fn(f)
+	// DriverBytes: the row's own memory, valid until the next row; fn copies what it keeps.
+	_, err = pgx.ForEachRow(rows, []any{&f.Layer, (*pgtype.DriverBytes)(&f.ID), (*pgtype.DriverBytes)(&f.Name),
+		(*pgtype.DriverBytes)(&f.Parent), (*pgtype.DriverBytes)(&f.Kind), &f.Inscrits, (*pgtype.DriverBytes)(&f.Geom)}, func() error {
+		return fn(&f)
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: tile features %s/%d/%d/%d: %w", layer, z, x, y, err)
+		return fmt.Errorf("postgres: tile features %v/%d/%d/%d: %w", q.Layers, q.Z, q.X, q.Y, err)
 	}
 	return nil
 }
 
-const gridCellsSQL = `SELECT id, COALESCE(ind, 0), COALESCE(men, 0), ST_AsBinary(ST_Transform(geom, 3857)) FROM grid_cells
-WHERE vintage = (SELECT max(vintage) FROM grid_cells) AND geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => $4), 4326)`
+const tileCellsSQL = `SELECT id, ind, men, enc FROM tile_cells
+WHERE ST_GeomFromWKB(bounds, 3857) && ST_TileEnvelope($1, $2, $3, margin => $4)`
 
-// GridCells calls fn for each 200 m cell of the newest grid vintage near tile z/x/y.
-func (db *DB) GridCells(ctx context.Context, z, x, y int, margin float64, fn func(tiles.Feature) error) error {
-	rows, err := db.pool.Query(ctx, gridCellsSQL, z, x, y, margin)
+// TileCells calls fn for each grid cell of the last build near the query's tile.
+func (db *DB) TileCells(ctx context.Context, q tiles.FeatureQuery, fn func(*tiles.Feature) error) error {
+	rows, err := db.pool.Query(ctx, tileCellsSQL, q.Z, q.X, q.Y, q.Margin)
 	if err != nil {
-		return fmt.Errorf("postgres: grid cells %d/%d/%d: %w", z, x, y, err)
+		return fmt.Errorf("postgres: tile cells %d/%d/%d: %w", q.Z, q.X, q.Y, err)
 	}
-	var f tiles.Feature
-	var g []byte
-	f.Inscrits = -1
-	_, err = pgx.ForEachRow(rows, []any{&f.ID, &f.Ind, &f.Men, &g}, func() error {
-		mp, err := multiPolygon(g)
-		if err != nil {
-			return err
-		}
-		f.Geom = mp
-		return fn(f)
+	f := tiles.Feature{Inscrits: -1}
+	var ind, men float32
+	_, err = pgx.ForEachRow(rows, []any{(*pgtype.DriverBytes)(&f.ID), &ind, &men, (*pgtype.DriverBytes)(&f.Geom)}, func() error {
+		f.Ind, f.Men = float64(ind), float64(men)
+		return fn(&f)
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: grid cells %d/%d/%d: %w", z, x, y, err)
+		return fmt.Errorf("postgres: tile cells %d/%d/%d: %w", q.Z, q.X, q.Y, err)
 	}
 	return nil
+}
+
+// gridFacesSQL reads the cells of the newest grid vintage in the order they were loaded
+// (INSEE files are sorted by cell id: northing, then easting), so the rows of
+// neighbouring cells are written together; sorting here would add seconds.
+const gridFacesSQL = `SELECT id, COALESCE(ind, 0), COALESCE(men, 0), ST_AsBinary(geom) FROM grid_cells
+WHERE vintage = (SELECT max(vintage) FROM grid_cells)`
+
+// tileCellsSwapSQL indexes the new cells table once and swaps it in. The table is
+// created here with its columns spelled out, so a build also brings an older shape of
+// tile_cells up to date.
+var tileCellsSwapSQL = []string{
+	`CREATE INDEX tile_cells_next_bounds ON tile_cells_next USING gist (ST_GeomFromWKB(bounds, 3857))`,
+	`DROP TABLE IF EXISTS tile_cells`,
+	`ALTER TABLE tile_cells_next RENAME TO tile_cells`,
+	`ALTER INDEX tile_cells_next_bounds RENAME TO tile_cells_bounds`,
+	`ANALYZE tile_cells`,
+}
+
+// ReplaceTileCells rebuilds tile_cells from the grid cells of the newest vintage: it
+// fills a new table while reading the cells (two connections, nothing held in memory),
+// encode turning each cell (WGS84) into its stored geometry and Web Mercator bounds;
+// it indexes the table once and swaps it in within one transaction. The layer's
+// version changes only when its sources or its number of cells do.
+func (db *DB) ReplaceTileCells(ctx context.Context, sources map[string]string, encode func(orb.MultiPolygon) ([]byte, orb.Bound)) (int64, error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: replace tile cells: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7326008)`); err != nil {
+		return 0, fmt.Errorf("postgres: replace tile cells: lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE tile_cells_next (
+	id text NOT NULL, ind real NOT NULL, men real NOT NULL, bounds bytea NOT NULL, enc bytea NOT NULL)`); err != nil {
+		return 0, fmt.Errorf("postgres: replace tile cells: %w", err)
+	}
+	rows, err := db.pool.Query(ctx, gridFacesSQL)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: replace tile cells: %w", err)
+	}
+	defer rows.Close()
+	var id string
+	var ind, men float64
+	var g []byte
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"tile_cells_next"}, []string{"id", "ind", "men", "bounds", "enc"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if !rows.Next() {
+				return nil, rows.Err()
+			}
+			if err := rows.Scan(&id, &ind, &men, (*pgtype.DriverBytes)(&g)); err != nil {
+				return nil, err
+			}
+			mp, err := multiPolygon(g)
+			if err != nil {
+				return nil, fmt.Errorf("cell %s: %w", id, err)
+			}
+			enc, b := encode(mp)
+			return []any{id, float32(ind), float32(men), boundsWKB(b), enc}, nil
+		}))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: replace tile cells: copy: %w", err)
+	}
+	rows.Close()
+	for _, q := range tileCellsSwapSQL {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return 0, fmt.Errorf("postgres: replace tile cells: %w", err)
+		}
+	}
+	src, _ := json.Marshal(sources)
+	hash := fmt.Sprintf("%x", md5.Sum(fmt.Appendf(src, "|%d", n)))
+	if _, err := tx.Exec(ctx, tileLayerUpsertSQL, "carreaux", hash, n, src); err != nil {
+		return 0, fmt.Errorf("postgres: replace tile cells: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("postgres: replace tile cells: commit: %w", err)
+	}
+	return n, nil
+}
+
+// boundsWKB writes a box as a two-point WKB line, whose bounding box it is.
+func boundsWKB(b orb.Bound) []byte {
+	out := make([]byte, 0, 41)
+	out = append(out, 1)                           // little endian
+	out = binary.LittleEndian.AppendUint32(out, 2) // LineString
+	out = binary.LittleEndian.AppendUint32(out, 2) // points
+	for _, v := range []float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]} {
+		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
+	}
+	return out
+}
+
+// mortonKey interleaves the bits of a box's centre on a 2^20 grid over the Web Mercator
+// square: sorting by it keeps neighbours together.
+func mortonKey(b orb.Bound) int64 {
+	const half = 20037508.342789244
+	c := b.Center()
+	cell := func(v float64) uint64 {
+		return uint64(min(max((v+half)/(2*half), 0), 1) * (1<<20 - 1))
+	}
+	x, y := cell(c[0]), cell(c[1])
+	var k uint64
+	for i := range 20 {
+		k |= (x>>i&1)<<(2*i) | (y>>i&1)<<(2*i+1)
+	}
+	return int64(k)
 }
 
 const naiveTileSQL = `WITH env AS (SELECT ST_TileEnvelope($1, $2, $3) AS box)
@@ -376,6 +549,26 @@ SELECT x, y, count(*) FROM t GROUP BY x, y ORDER BY count(*) DESC, x, y LIMIT $2
 	_, err = pgx.ForEachRow(rows, []any{&x, &y, &n}, func() error { out = append(out, [3]int{z, x, y}); return nil })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: tile density: %w", err)
+	}
+	return out, nil
+}
+
+// CellDensity returns the tiles at zoom z holding the most grid cells of the last
+// build, densest first: where a benchmark of the carreaux layer should look.
+func (db *DB) CellDensity(ctx context.Context, z, limit int) ([][3]int, error) {
+	const q = `WITH c AS (SELECT ST_Centroid(ST_GeomFromWKB(bounds, 3857)) AS p FROM tile_cells),
+t AS (SELECT floor((ST_X(p) + 20037508.342789244) / (40075016.68557849 / 2 ^ $1))::int AS x,
+	floor((20037508.342789244 - ST_Y(p)) / (40075016.68557849 / 2 ^ $1))::int AS y FROM c)
+SELECT x, y FROM t GROUP BY x, y ORDER BY count(*) DESC, x, y LIMIT $2`
+	rows, err := db.pool.Query(ctx, q, z, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: cell density: %w", err)
+	}
+	var out [][3]int
+	var x, y int
+	_, err = pgx.ForEachRow(rows, []any{&x, &y}, func() error { out = append(out, [3]int{z, x, y}); return nil })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: cell density: %w", err)
 	}
 	return out, nil
 }

@@ -2,12 +2,18 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/planar"
 
+	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/postgres/pgtest"
 	"github.com/coopol/coopol/internal/tiles"
 	"github.com/coopol/coopol/internal/tiles/tilestest"
@@ -28,7 +34,7 @@ func TestDB_ReplaceTileLayers_real9213(t *testing.T) {
 	bands := func(l string) int { lay, _ := tiles.LayerByName(l); return len(lay.Bands) }
 	want := map[string]int{
 		"bureaux": 91 * bands("bureaux"), "communes": 4 * bands("communes"),
-		"departements": 1 * bands("departements"), "circonscriptions": 1 * bands("circonscriptions"), "iris": 0,
+		"departements": 1 * bands("departements"), "circonscriptions": 1 * bands("circonscriptions"), "iris": 0, "carreaux": 0,
 	}
 	if diff := cmp.Diff(want, rep.Layers); diff != "" {
 		t.Fatalf("built features (-want +got):\n%s", diff)
@@ -142,5 +148,115 @@ FROM tile_features c JOIN (SELECT band, parent, ST_Union(ST_MakeValid(geom)) AS 
 		if before["tiles:"+l] == after["tiles:"+l] {
 			t.Errorf("layer %s: version %s kept after its registered voters changed", l, after["tiles:"+l])
 		}
+	}
+}
+
+// BenchmarkEngine_Render renders the densest composite tile of zooms 8 to 11, uncached,
+// on the database BENCH_TILES_DATABASE_URL names (make bench-tiles loads the France
+// set into coopol_bench_tiles_france); skipped when it is unset.
+func BenchmarkEngine_Render(b *testing.B) {
+	url := os.Getenv("BENCH_TILES_DATABASE_URL")
+	if url == "" {
+		b.Skip("BENCH_TILES_DATABASE_URL not set")
+	}
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	eng := tiles.NewEngine(db, tiles.Options{})
+	for _, z := range []int{8, 9, 10, 11, 12} {
+		cands, err := db.TileDensity(ctx, z, 1)
+		if err != nil || len(cands) == 0 {
+			b.Fatal(err)
+		}
+		c := cands[0]
+		for _, layer := range []string{tiles.Composite, "carreaux"} {
+			if layer == "carreaux" && z < 11 {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%d/%d/%d", layer, c[0], c[1], c[2]), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := eng.Render(ctx, layer, c[0], c[1], c[2]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// The real 92-13 grid cells are built into the carreaux layer: every cell once, each
+// served in the tile holding its centre with its values, and a rebuild of unchanged
+// cells keeps the layer's version.
+func TestDB_ReplaceTileCells_real9213(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, url := pgtest.New(t)
+	if _, err := loadGrid(t, db, "filosofi2019_carreaux200m_9213.geojson", readReal(t, "filosofi2019_carreaux200m_9213.geojson"), 2019); err != nil {
+		t.Fatal(err)
+	}
+	rep := tilestest.Build(t, db)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var cells int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM grid_cells`).Scan(&cells); err != nil {
+		t.Fatal(err)
+	}
+	if cells == 0 || rep.Layers["carreaux"] != cells {
+		t.Fatalf("built %d cells of %d", rep.Layers["carreaux"], cells)
+	}
+	var id string
+	var lon, lat, ind float64
+	if err := conn.QueryRow(ctx, `SELECT id, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)), ind FROM grid_cells
+ORDER BY ind DESC, id LIMIT 1`).Scan(&id, &lon, &lat, &ind); err != nil {
+		t.Fatal(err)
+	}
+	eng := tiles.NewEngine(db, tiles.Options{VersionTTL: -1})
+	for z := 11; z <= 14; z++ {
+		n := math.Exp2(float64(z))
+		x := int((lon + 180) / 360 * n)
+		y := int((1 - math.Log(math.Tan(lat*math.Pi/180)+1/math.Cos(lat*math.Pi/180))/math.Pi) / 2 * n)
+		raw, err := eng.Render(ctx, "carreaux", z, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := mvt.Unmarshal(raw)
+		if err != nil || len(ls) != 1 || ls[0].Name != "carreaux" {
+			t.Fatalf("zoom %d: %d layers (%v)", z, len(ls), err)
+		}
+		found := false
+		for _, f := range ls[0].Features {
+			if f.Properties["id"] == id {
+				found = true
+				if f.Properties["ind"] != math.Round(ind*10)/10 {
+					t.Errorf("zoom %d: cell %s ind = %v, want %v", z, id, f.Properties["ind"], ind)
+				}
+				if a := planar.Area(f.Geometry); a <= 0 {
+					t.Errorf("zoom %d: cell %s area %v, want an exterior ring", z, id, a)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("zoom %d: cell %s not in tile %d/%d (%d features)", z, id, x, y, len(ls[0].Features))
+		}
+	}
+	before, err := db.DataVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&tiles.Builder{Store: db}).Build(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.DataVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before["tiles:carreaux"] == "" || before["tiles:carreaux"] != after["tiles:carreaux"] {
+		t.Errorf("carreaux version %q, then %q after a rebuild of the same cells", before["tiles:carreaux"], after["tiles:carreaux"])
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/project"
 )
 
 // Face is one source polygon of a build, in Web Mercator metres. Base faces are bureau
@@ -33,6 +34,7 @@ type BuiltFeature struct {
 	Parent string
 	Kind   string
 	Geom   orb.MultiPolygon
+	Enc    []byte // Geom as EncodeGeometry stores it for Band
 }
 
 // BuiltLayer is a layer's full content, replaced at once.
@@ -52,6 +54,10 @@ type BuildStore interface {
 	// ReplaceTileLayers swaps the layers' features in one transaction and bumps the
 	// version of each layer whose content changed.
 	ReplaceTileLayers(ctx context.Context, layers []BuiltLayer) error
+	// ReplaceTileCells rebuilds the carreaux layer from the grid cells of the newest
+	// vintage, each cell (WGS84) stored as encode returns it with its Web Mercator
+	// bounds, and records sources; it returns the number of cells.
+	ReplaceTileCells(ctx context.Context, sources map[string]string, encode func(orb.MultiPolygon) ([]byte, orb.Bound)) (int64, error)
 }
 
 // layerSources are the data kinds each built layer depends on.
@@ -61,6 +67,7 @@ var layerSources = map[string][]string{
 	"communes":         {"kind:contours", "kind:iris", "kind:communes", "kind:results"},
 	"bureaux":          {"kind:contours", "kind:communes", "kind:results"},
 	"iris":             {"kind:iris", "kind:census"},
+	"carreaux":         {"kind:grid"},
 }
 
 // Builder precomputes the generalised geometry of every layer.
@@ -98,6 +105,7 @@ func (b *Builder) Build(ctx context.Context, force bool) (*BuildReport, error) {
 		}
 		// A change of the layer's bands (a new release) must rebuild it too.
 		src["bands"] = fmt.Sprint(mustLayer(name).Bands)
+		src["format"] = geomFormat
 		if prev, ok := built[name]; ok && !force && maps.Equal(prev, src) {
 			rep.Skipped = append(rep.Skipped, name)
 			continue
@@ -121,7 +129,7 @@ func (b *Builder) Build(ctx context.Context, force bool) (*BuildReport, error) {
 		if err := b.Store.BaseFaces(ctx, func(f Face) error { faces = append(faces, f); return nil }); err != nil {
 			return nil, err
 		}
-		log.InfoContext(ctx, "tiles: base faces read", "faces", len(faces))
+		log.InfoContext(ctx, "tiles: base faces read", "faces", len(faces), "seconds", time.Since(start).Seconds())
 		for _, l := range buildBase(faces) {
 			if src := todo[l.Name]; src != nil {
 				l.Sources = src
@@ -134,6 +142,7 @@ func (b *Builder) Build(ctx context.Context, force bool) (*BuildReport, error) {
 		if err := b.Store.IrisFaces(ctx, func(f Face) error { faces = append(faces, f); return nil }); err != nil {
 			return nil, err
 		}
+		log.InfoContext(ctx, "tiles: iris faces read", "faces", len(faces), "seconds", time.Since(start).Seconds())
 		l := buildIris(faces)
 		l.Sources = src
 		out = append(out, l)
@@ -141,15 +150,39 @@ func (b *Builder) Build(ctx context.Context, force bool) (*BuildReport, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("tiles: build: %w", err)
 	}
-	if err := b.Store.ReplaceTileLayers(ctx, out); err != nil {
-		return nil, err
+	for _, l := range out {
+		for i := range l.Features {
+			f := &l.Features[i]
+			f.Enc = EncodeGeometry(f.Geom, f.Band)
+		}
+	}
+	if len(out) > 0 {
+		log.InfoContext(ctx, "tiles: generalised", "seconds", time.Since(start).Seconds())
+		if err := b.Store.ReplaceTileLayers(ctx, out); err != nil {
+			return nil, err
+		}
+		log.InfoContext(ctx, "tiles: stored", "seconds", time.Since(start).Seconds())
 	}
 	for _, l := range out {
 		rep.Layers[l.Name] = len(l.Features)
 	}
+	if src := todo["carreaux"]; src != nil {
+		n, err := b.Store.ReplaceTileCells(ctx, src, EncodeCell)
+		if err != nil {
+			return nil, err
+		}
+		rep.Layers["carreaux"] = int(n)
+	}
 	rep.Seconds = time.Since(start).Seconds()
 	log.InfoContext(ctx, "tiles: built", "layers", rep.Layers, "skipped", rep.Skipped, "seconds", rep.Seconds)
 	return rep, nil
+}
+
+// EncodeCell returns a grid cell (WGS84) as stored for CellBand, and its Web Mercator
+// bounds.
+func EncodeCell(mp orb.MultiPolygon) ([]byte, orb.Bound) {
+	project.MultiPolygon(mp, project.WGS84.ToMercator)
+	return EncodeGeometry(mp, CellBand), mp.Bound()
 }
 
 // groupIndex numbers the distinct non-empty keys of faces.

@@ -26,14 +26,21 @@ type Layer struct {
 	MinZoom int
 	MaxZoom int
 	// Bands are the zooms geometry is generalised for at build time; a tile at zoom z
-	// reads the smallest band >= z. Empty for layers read from their source table.
+	// reads the smallest band >= z.
 	Bands  []int
 	Parent string            // attribute holding the parent column, if any
 	Fields map[string]string // attribute → description, for TileJSON
 }
 
+// CellBand is the band grid cells are stored for: they need no generalisation, and
+// every zoom they are shown at shifts the same grid.
+const CellBand = 14
+
+// Bands go by two zooms (a tile then reads geometry finer than it needs by at most
+// one zoom), except 9: zoom 9 tiles, the densest the communes reach, would otherwise
+// read band 10 and carry twice the vertices they can show.
 var (
-	evenBands = []int{2, 4, 6, 8, 10, 12, 14}
+	mapBands  = []int{2, 4, 6, 8, 9, 10, 12, 14}
 	fineBands = []int{10, 12, 14}
 )
 
@@ -42,17 +49,17 @@ var (
 // a town (zoom 10). They were set on the France-scale set: communes at zoom 6 made
 // 700 KB tiles around Paris, bureaux at zoom 9 over 250 KB.
 var layers = []Layer{
-	{Name: "departements", Title: "Départements", MinZoom: 0, MaxZoom: 14, Bands: evenBands,
+	{Name: "departements", Title: "Départements", MinZoom: 0, MaxZoom: 14, Bands: mapBands,
 		Fields: map[string]string{"id": "code INSEE du département", "nom": "nom", "inscrits": "inscrits"}},
-	{Name: "circonscriptions", Title: "Circonscriptions", MinZoom: 4, MaxZoom: 14, Bands: evenBands[1:], Parent: "departement",
+	{Name: "circonscriptions", Title: "Circonscriptions", MinZoom: 4, MaxZoom: 14, Bands: mapBands[1:], Parent: "departement",
 		Fields: map[string]string{"id": "département et numéro, 9213", "nom": "nom", "departement": "département", "inscrits": "inscrits"}},
-	{Name: "communes", Title: "Communes", MinZoom: 8, MaxZoom: 14, Bands: evenBands[3:], Parent: "departement",
+	{Name: "communes", Title: "Communes", MinZoom: 8, MaxZoom: 14, Bands: mapBands[3:], Parent: "departement",
 		Fields: map[string]string{"id": "code INSEE", "nom": "nom", "departement": "département", "inscrits": "inscrits"}},
 	{Name: "bureaux", Title: "Bureaux de vote", MinZoom: 10, MaxZoom: 14, Bands: fineBands, Parent: "commune",
 		Fields: map[string]string{"id": "clé du bureau, 92002_0001", "nom": "nom", "commune": "code INSEE de la commune", "inscrits": "inscrits"}},
 	{Name: "iris", Title: "IRIS", MinZoom: 10, MaxZoom: 14, Bands: fineBands, Parent: "commune",
 		Fields: map[string]string{"id": "code IRIS", "nom": "nom", "commune": "code INSEE de la commune", "type": "type d'IRIS (H, A, D, Z)"}},
-	{Name: "carreaux", Title: "Carreaux de 200 m", MinZoom: 11, MaxZoom: 14,
+	{Name: "carreaux", Title: "Carreaux de 200 m", MinZoom: 11, MaxZoom: 14, Bands: []int{CellBand},
 		Fields: map[string]string{"id": "identifiant INSEE du carreau", "ind": "individus", "men": "ménages"}},
 }
 

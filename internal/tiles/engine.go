@@ -18,11 +18,12 @@ import (
 
 // Store is what the engine reads; *postgres.DB satisfies it.
 type Store interface {
-	// TileFeatures calls fn for each feature of a built layer at band whose box meets
-	// tile z/x/y grown by margin (a fraction of the tile width).
-	TileFeatures(ctx context.Context, layer string, band, z, x, y int, margin float64, fn func(Feature) error) error
-	// GridCells does the same for the 200 m grid cells, read from their source table.
-	GridCells(ctx context.Context, z, x, y int, margin float64, fn func(Feature) error) error
+	// TileFeatures calls fn for each stored feature of the query's layers, each at its
+	// band, whose box meets the tile grown by the margin, with Feature.Layer set to the
+	// layer's index in the query; one round trip for a composite tile.
+	TileFeatures(ctx context.Context, q FeatureQuery, fn func(*Feature) error) error
+	// TileCells does the same for the grid cells (carreaux) of the last build.
+	TileCells(ctx context.Context, q FeatureQuery, fn func(*Feature) error) error
 	// DataVersions returns a version per data source: "tiles:bureaux" → "7",
 	// "kind:results" → "42.3" (newest current dataset id, number of current datasets).
 	DataVersions(ctx context.Context) (map[string]string, error)
@@ -110,8 +111,6 @@ func layerVersion(v map[string]string, name string) (string, error) {
 			parts[i] = v["tiles:"+n]
 		}
 		return strings.Join(parts, "."), nil
-	case "carreaux":
-		return "g" + v["kind:grid"], nil
 	}
 	if _, err := LayerByName(name); err != nil {
 		return "", err
