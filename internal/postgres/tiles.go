@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -688,4 +689,23 @@ GROUP BY election, round ORDER BY election DESC, round`)
 		return nil, fmt.Errorf("postgres: indicator catalogue: %w", err)
 	}
 	return c, nil
+}
+
+// The box of the coarsest band of the département layer: a handful of rows, whose
+// outline is that of every built layer.
+const tileBoundsSQL = `SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+	SELECT ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, 3857), 4326) AS e FROM tile_features
+	WHERE layer = 'departements' AND band = (SELECT min(band) FROM tile_features WHERE layer = 'departements')) t
+WHERE e IS NOT NULL`
+
+// TileBounds returns the lon/lat box of the built tile layers; ok is false before any build.
+func (db *DB) TileBounds(ctx context.Context) (bounds [4]float64, ok bool, err error) {
+	err = db.pool.QueryRow(ctx, tileBoundsSQL).Scan(&bounds[0], &bounds[1], &bounds[2], &bounds[3])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return bounds, false, nil
+	}
+	if err != nil {
+		return bounds, false, fmt.Errorf("postgres: tile bounds: %w", err)
+	}
+	return bounds, true, nil
 }

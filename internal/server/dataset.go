@@ -79,6 +79,7 @@ code { font-size: .8rem; }
 </head>
 <body>
 <h1>coopol</h1>
+<p><a href="/carte">Carte électorale</a></p>
 <h2>Données chargées</h2>
 {{if .}}
 <table>

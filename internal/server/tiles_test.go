@@ -133,6 +133,16 @@ func TestTiles_real9213(t *testing.T) {
 		!strings.HasPrefix(doc.Tiles[0], srv.URL+"/tiles/carte/{z}/{x}/{y}.mvt?v=") || len(doc.VectorLayers) != 4 {
 		t.Fatalf("TileJSON = %s (%v)", tj.body, err)
 	}
+	// Its bounds are the data's, so the map opens on the 92-13 constituency (south of
+	// Paris: lon 2.24–2.33, lat 48.73–48.81), not on the whole world.
+	var bounds struct {
+		Bounds []float64 `json:"bounds"`
+	}
+	if err := json.Unmarshal(tj.body, &bounds); err != nil || len(bounds.Bounds) != 4 ||
+		bounds.Bounds[0] < 2.2 || bounds.Bounds[2] > 2.4 || bounds.Bounds[1] < 48.7 || bounds.Bounds[3] > 48.85 ||
+		bounds.Bounds[0] >= bounds.Bounds[2] || bounds.Bounds[1] >= bounds.Bounds[3] {
+		t.Errorf("TileJSON bounds = %v, want the box of the 92-13 contours", bounds.Bounds)
+	}
 
 	// Every feature is in the low-zoom tiles, with its id, decoded by GDAL: the
 	// département at zoom 0, the communes at their minzoom, every bureau at zoom 10.

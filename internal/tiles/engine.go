@@ -28,6 +28,8 @@ type Store interface {
 	// "kind:results" → "42.3" (newest current dataset id, number of current datasets).
 	DataVersions(ctx context.Context) (map[string]string, error)
 	Indicator(ctx context.Context, q IndicatorQuery) (map[string]float64, error)
+	// TileBounds returns the lon/lat box of the built layers, ok false before any build.
+	TileBounds(ctx context.Context) (bounds [4]float64, ok bool, err error)
 	IndicatorCatalogue(ctx context.Context) (*IndicatorCatalogue, error)
 }
 
@@ -187,8 +189,14 @@ func (e *Engine) TileJSON(ctx context.Context, layer, base string) ([]byte, stri
 		TileJSON: "3.0.0", Name: "coopol " + layer, Version: "1.0.0", Scheme: "xyz",
 		Tiles:       []string{base + "/tiles/" + layer + "/{z}/{x}/{y}.mvt?v=" + version},
 		MinZoom:     22,
-		Bounds:      []float64{-180, -85.0511, 180, 85.0511},
+		Bounds:      []float64{-180, -85.0511, 180, 85.0511}, // until a build says where the data are
 		Attribution: "Contours : Etalab, INSEE, ministère de l'Intérieur",
+	}
+	// The data's own box: a map opens on the loaded territory, not on the whole world.
+	if b, ok, err := e.store.TileBounds(ctx); err != nil {
+		return nil, "", err
+	} else if ok {
+		doc.Bounds = b[:]
 	}
 	for _, n := range names {
 		l, _ := LayerByName(n)

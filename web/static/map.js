@@ -22,6 +22,7 @@ const $ = (id) => document.getElementById(id);
 const fmtNumber = new Intl.NumberFormat('fr-FR');
 const fmtPercent = new Intl.NumberFormat('fr-FR', {style: 'percent', maximumFractionDigits: 1});
 
+const viewInURL = location.hash !== ''; // read before the map writes its own hash
 const map = new maplibregl.Map({
   container: 'map',
   style: '/tiles/style.json',
@@ -151,7 +152,18 @@ async function watchVersions() {
   } catch (e) { /* offline: keep what we have */ }
 }
 
+// Open on the loaded territory, unless the URL already names a view (hash: true).
+async function fitData() {
+  if (viewInURL) return;
+  try {
+    const res = await fetch('/tiles/carte.json', {cache: 'no-cache'});
+    const [w, s, e, n] = (await res.json()).bounds;
+    if (e - w < 360) map.fitBounds([[w, s], [e, n]], {padding: 40, animate: false});
+  } catch (e) { /* keep the default view */ }
+}
+
 map.on('load', async () => {
+  await fitData();
   await loadCatalogue();
   await loadIndicator();
   watchVersions();
