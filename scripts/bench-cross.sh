@@ -10,12 +10,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scale=${BENCH_SCALE:-france}
 dir=${BENCH_DIR:-.data/bench-cross-$scale}
-bin=bin/coopol
+# A private binary: rebuilding bin/coopol during the run must not change what is measured.
+bin=$(mktemp -d)/coopol
+go build -o "$bin" ./cmd/coopol
 admin=$(scripts/pg-up.sh | tail -n 1 | cut -d= -f2-)
 dbname=coopol_bench_cross_$scale
 url=$(printf '%s' "$admin" | sed -E "s#/[^/?]+(\?|$)#/$dbname\1#")
 
-[ -x "$bin" ] || go build -o "$bin" ./cmd/coopol
 
 if [ ! -f "$dir/manifest.json" ]; then
   echo "bench-cross: generating the $scale set into $dir" >&2
@@ -42,7 +43,8 @@ if [ "$loaded" != 1 ]; then
       [ "$kind" = iris ] && args+=(--vintage 2024)
       if [ "$kind" = grid ] && [[ $format =~ ([0-9]{4}) ]]; then args+=(--vintage "${BASH_REMATCH[1]}"); fi
       echo "bench-cross: ingest $kind $path ${args[*]}" >&2
-      "$bin" ingest "$kind" "$path" "${args[@]}" -db "$url" -quiet >/dev/null
+      # Derived data (apportionment, tiles) are not built per file: apportion is measured below.
+      "$bin" ingest "$kind" "$path" "${args[@]}" --derive=false -db "$url" -quiet >/dev/null
     done
   done
   psql "$url" -qc "CREATE TABLE bench_cross_loaded ()" >&2
@@ -53,8 +55,12 @@ secs() { local s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | b
 psql "$url" -Atc "SELECT 'data: ' || (SELECT count(*) FROM bureau_contours) || ' bureaux, ' || (SELECT count(*) FROM iris_contours) || ' IRIS, ' || (SELECT count(*) FROM grid_cells) || ' grid cells'"
 
 [ "${BENCH_SKIP_APPORTION:-}" = 1 ] || {
-echo "== apportionment (coopol apportion -force)"
-"$bin" apportion -force -db "$url" | tee /tmp/bench-cross-apportion.json
+echo "== apportionment (coopol apportion -force); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+/usr/bin/time -f "apportion -force: %e s, %M KB max RSS" "$bin" apportion -force -db "$url" | tee /tmp/bench-cross-apportion.json
+echo "== profile rebuild after a census-only change; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Without its run the profile is stale and the weights are not, as after a new census file.
+psql "$url" -qc "DELETE FROM apportion_runs WHERE source = 'profile'" >&2
+/usr/bin/time -f "apportion (profiles only): %e s, %M KB max RSS" "$bin" apportion -db "$url" | tee /tmp/bench-cross-profile.json
 if [ "${BENCH_SKIP_NAIVE:-}" != 1 ]; then
   echo "== naive PostGIS: IRIS × bureau weights, ST_Intersection on every intersecting pair"
   t=$(secs psql "$url" -qc "CREATE TEMP TABLE w AS SELECT i.code iris, b.code bureau,
@@ -72,7 +78,7 @@ election=$(psql "$url" -Atc "SELECT election FROM candidates WHERE round = 1 AND
 nuance=$(psql "$url" -Atc "SELECT nuance FROM candidates WHERE election = '$election' AND round = 1 AND nuance IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
 echo "== national crosstab: $election round 1, nuance $nuance by quintile of the share of people aged 60 and over"
 for i in 1 2 3; do
-  echo "crosstab: $(secs "$bin" crosstab -db "$url" --election "$election" --round 1 --measure "nuance:$nuance" --indicator share_60p) s"
+  echo "crosstab: $(secs "$bin" crosstab -db "$url" --election "$election" --round 1 --measure "nuance:$nuance" --indicator share_60p) s; load: $(cut -d" " -f1-3 /proc/loadavg)"
 done
 echo "naive SQL crosstab (percent_rank over the same join): $(secs psql "$url" -qAtc "
   WITH b AS (SELECT r.bureau, r.exprimes, (SELECT coalesce(sum(v), 0) FROM unnest(r.candidates, r.votes) u(c, v)

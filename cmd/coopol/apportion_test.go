@@ -115,6 +115,47 @@ func TestRun_ApportionGenerated(t *testing.T) {
 		}
 		break
 	}
+	// A census-only change rebuilds the profiles from the stored weights and grid counts,
+	// without geometry, to the same values; so do new IRIS weights (the grid read without
+	// its values) and a grid run stored before grid_counts existed
+	// (0013_apportion_perf.sql), whose grid weights are recomputed.
+	checksum := func() float64 {
+		return q(`SELECT sum(x * k * (abs(hashtext(bureau)) % 997 + 1)) FROM bureau_profiles,
+			unnest(counts || counts_area) WITH ORDINALITY u(x, k) WHERE x <> 'NaN'`)
+	}
+	nans := `SELECT count(*)::float8 FROM bureau_profiles, unnest(counts || counts_area) u(x) WHERE x = 'NaN'`
+	want, wantNaN := checksum(), q(nans)
+	for _, tc := range []struct {
+		name, prepare string
+		geometry      bool
+	}{
+		{"census only", `WITH r AS (DELETE FROM apportion_runs WHERE source = 'profile' RETURNING 1),
+			p AS (UPDATE bureau_profiles SET counts = '{}', counts_area = '{}' RETURNING 1)
+			SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM p)::float8`, false},
+		{"iris only", `WITH r AS (DELETE FROM apportion_runs WHERE source = 'iris' RETURNING 1),
+			p AS (UPDATE bureau_profiles SET counts = '{}', counts_area = '{}' RETURNING 1)
+			SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM p)::float8`, true},
+		{"grid run without grid counts", `WITH g AS (UPDATE apportion_runs SET report = report - 'keys' WHERE source = 'grid' RETURNING 1),
+			c AS (DELETE FROM grid_counts RETURNING 1),
+			r AS (DELETE FROM apportion_runs WHERE source = 'profile' RETURNING 1),
+			p AS (UPDATE bureau_profiles SET counts = '{}', counts_area = '{}' RETURNING 1)
+			SELECT (SELECT count(*) FROM g) + (SELECT count(*) FROM c) + (SELECT count(*) FROM r) + (SELECT count(*) FROM p)::float8`, true},
+	} {
+		if n := q(tc.prepare); n == 0 {
+			t.Fatalf("%s: nothing to change", tc.name)
+		}
+		out.Reset()
+		if err := run(t.Context(), []string{"apportion", "-db", url}, env(nil), &out, &errb); err != nil {
+			t.Fatalf("%s: %v\n%s", tc.name, err, errb.String())
+		}
+		if err := json.Unmarshal(out.Bytes(), &st); err != nil || st.Unchanged || (st.CellPairs > 0) != tc.geometry {
+			t.Errorf("%s: apportion said %s (%v); want geometry %v", tc.name, out.String(), err, tc.geometry)
+		}
+		if got, gotNaN := checksum(), q(nans); math.Abs(got-want) > 1e-12*math.Abs(want) || gotNaN != wantNaN {
+			t.Errorf("%s: profile checksum %v (%v NaN), want %v (%v NaN)", tc.name, got, gotNaN, want, wantNaN)
+		}
+	}
+
 	// Nothing changed: the second run is a no-op.
 	out.Reset()
 	if err := run(t.Context(), []string{"apportion", "-db", url}, env(nil), &out, &errb); err != nil {

@@ -6,8 +6,12 @@ package crosstab
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"math/bits"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/paulmach/orb"
 )
@@ -59,8 +63,17 @@ func (ix *index) query(out []int32, b orb.Bound, seen []int32, stamp int32) []in
 }
 
 // Overlaps returns every (source, bureau) pair whose overlap has a positive area, with
-// that area, computed on workers goroutines. Pairs that only touch are left out.
+// that area, computed on workers goroutines. Pairs that only touch are left out. It
+// indexes the shapes' edges, and keeps the indexes in them for later calls.
 func Overlaps(ctx context.Context, sources, bureaux []Shape, workers int) ([]Piece, error) {
+	// Edges indexed by strip make each pair cost O(edges near each other), not
+	// O(edges × edges).
+	if err := indexEdges(ctx, sources, nil, workers); err != nil {
+		return nil, err
+	}
+	if err := indexEdges(ctx, bureaux, nil, workers); err != nil {
+		return nil, err
+	}
 	ix := newIndex(bureaux, 4000)
 	workers = max(workers, 1)
 	parts := make([][]Piece, workers)
@@ -118,57 +131,63 @@ type CellPart struct {
 	Area        float64
 }
 
-// CellParts returns, for every shape, the area of each grid cell it overlaps. Cells are
-// exact squares in EPSG:3035, so clipping a shape by a cell is exact.
+// CellParts returns, for every shape, the area of each grid cell it overlaps, shape by
+// shape in index order. Cells are exact squares in EPSG:3035 on a lattice of their
+// size, so the areas are exact: each shape's boundary is cut at the lattice lines and
+// the cells it does not cross are filled row by row (see rasterizer), which costs
+// O(boundary cells + cells) per shape instead of clipping the whole shape by every
+// cell of its box.
 func CellParts(ctx context.Context, cells []Cell, shapes []Shape, workers int) ([]CellPart, error) {
-	type key struct{ e, n, size int32 }
-	at := make(map[key]int32, len(cells))
-	sizes := map[float64]bool{}
-	for i, c := range cells {
-		at[key{int32(c.E / c.Size), int32(c.N / c.Size), int32(c.Size)}] = int32(i)
-		sizes[c.Size] = true
+	lats := newLattices(cells)
+	const chunk = 256
+	chunks := make([][]CellPart, (len(shapes)+chunk-1)/chunk)
+	err := parallel(ctx, len(chunks), workers, func(_, k int) {
+		var r rasterizer
+		var buf [2][]orb.Point
+		var out []CellPart
+		for s := k * chunk; s < min((k+1)*chunk, len(shapes)); s++ {
+			for _, l := range lats {
+				r.areas(&shapes[s], l, &buf, func(c int32, a float64) {
+					out = append(out, CellPart{Cell: c, Shape: int32(s), Area: a})
+				})
+			}
+		}
+		chunks[k] = out
+	})
+	if err != nil {
+		return nil, err
 	}
-	workers = max(workers, 1)
-	parts := make([][]CellPart, workers)
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	out := make([]CellPart, 0, n)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out, nil
+}
+
+// parallel calls fn(w, i) for i in 0…n-1 on workers goroutines numbered w, handing
+// out indices in order, and stops early when ctx ends.
+func parallel(ctx context.Context, n, workers int, fn func(w, i int)) error {
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := range workers {
+	for w := range max(workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf [2][]orb.Point
-			for s := w; s < len(shapes); s += workers {
-				if s%256 == w && ctx.Err() != nil {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				sh := &shapes[s]
-				if len(sh.Rings) == 0 {
-					continue
-				}
-				for size := range sizes {
-					for x := int32(math.Floor(sh.Bound.Min[0] / size)); float64(x)*size < sh.Bound.Max[0]; x++ {
-						for y := int32(math.Floor(sh.Bound.Min[1] / size)); float64(y)*size < sh.Bound.Max[1]; y++ {
-							c, ok := at[key{x, y, int32(size)}]
-							if !ok {
-								continue
-							}
-							if a := RectArea(sh, cells[c].Bound(), &buf); a > 1e-6 {
-								parts[w] = append(parts[w], CellPart{Cell: c, Shape: int32(s), Area: a})
-							}
-						}
-					}
-				}
+				fn(w, i)
 			}
 		}()
 	}
 	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var out []CellPart
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out, nil
+	return ctx.Err()
 }
 
 // Shares turns cell parts into weights: the share of each cell going to each shape,
@@ -190,97 +209,148 @@ func Shares(parts []CellPart, ncells int) []float64 {
 // Dasymetric fills pieces' Pop: the population of each IRIS × bureau overlap, read from
 // the grid. A cell lying in one IRIS gives its population to the bureaux it overlaps
 // by area (and likewise for a cell in one bureau); a cell split by IRIS and bureau
-// borders both is sampled on a samples × samples lattice of points,
+// borders both is sampled on a samples × samples lattice of points (samples ≤ 8),
 // each point giving its share to the IRIS and bureau it falls in. pop[c] is the cell's
-// population, irisParts and bureauParts the cells' overlaps with sources and bureaux.
-func Dasymetric(cells []Cell, pop []float64, sources, bureaux []Shape, irisParts, bureauParts []CellPart, pieces []Piece, samples int) {
-	byCellI := groupParts(irisParts, len(cells))
-	byCellB := groupParts(bureauParts, len(cells))
-	at := make(map[[2]int32]int, len(pieces))
-	for i, p := range pieces {
-		at[[2]int32{p.Source, p.Bureau}] = i
+// population, irisParts and bureauParts the cells' overlaps with sources and bureaux,
+// in CellParts order. It runs on workers goroutines, and indexes the edges of the
+// shapes it samples as Overlaps does.
+func Dasymetric(ctx context.Context, cells []Cell, pop []float64, sources, bureaux []Shape, irisParts, bureauParts []CellPart, pieces []Piece, samples, workers int) error {
+	if samples < 1 || samples > maxSamples {
+		return fmt.Errorf("crosstab: %d × %d samples per cell: 1 to %d a side", samples, samples, maxSamples)
 	}
-	add := func(s, b int32, v float64) {
-		if i, ok := at[[2]int32{s, b}]; ok {
+	byI := groupByCell(irisParts, len(cells))
+	byB := groupByCell(bureauParts, len(cells))
+	at := make(map[[2]int32]int32, len(pieces))
+	for i, p := range pieces {
+		at[[2]int32{p.Source, p.Bureau}] = int32(i)
+	}
+	// The shapes of cells split on both sides get their edges indexed by strip, so
+	// that locating a point reads the edges near it only.
+	needI, needB := make([]bool, len(sources)), make([]bool, len(bureaux))
+	for c := range cells {
+		is, bs := byI.of(c), byB.of(c)
+		if pop[c] == 0 || len(is) < 2 || len(bs) < 2 {
+			continue
+		}
+		for _, x := range is {
+			needI[x.Shape] = true
+		}
+		for _, y := range bs {
+			needB[y.Shape] = true
+		}
+	}
+	if err := indexEdges(ctx, sources, func(i int) bool { return needI[i] }, workers); err != nil {
+		return err
+	}
+	if err := indexEdges(ctx, bureaux, func(i int) bool { return needB[i] }, workers); err != nil {
+		return err
+	}
+	workers = max(workers, 1)
+	const chunk = 16384
+	nchunks := (len(cells) + chunk - 1) / chunk
+	acc := make([][]float64, workers) // per worker: no lock, and the sum at the end
+	err := parallel(ctx, nchunks, workers, func(w, k int) {
+		if acc[w] == nil {
+			acc[w] = make([]float64, len(pieces))
+		}
+		sum := acc[w]
+		add := func(s, b int32, v float64) {
+			if i, ok := at[[2]int32{s, b}]; ok {
+				sum[i] += v
+			}
+		}
+		var own []uint64
+		for c := k * chunk; c < min((k+1)*chunk, len(cells)); c++ {
+			is, bs := byI.of(c), byB.of(c)
+			if pop[c] == 0 || len(is) == 0 || len(bs) == 0 {
+				continue
+			}
+			// A cell in one IRIS (or one bureau) shares its population by the areas of
+			// the other side: exact for a uniform density within the cell, and no sampling.
+			if len(is) == 1 || len(bs) == 1 {
+				byArea(pop[c], is, bs, add)
+				continue
+			}
+			// Each point goes to the first IRIS and the first bureau holding it: own
+			// holds, per candidate, the points it is first to hold.
+			cell := cells[c]
+			own = own[:0]
+			var inI, inB uint64
+			for _, x := range is {
+				m := mask(&sources[x.Shape], cell, samples)
+				own = append(own, m&^inI)
+				inI |= m
+			}
+			for _, y := range bs {
+				m := mask(&bureaux[y.Shape], cell, samples)
+				own = append(own, m&^inB)
+				inB |= m
+			}
+			n := bits.OnesCount64(inI & inB)
+			if n == 0 { // slivers too thin for the lattice: share by area, as if independent
+				byArea(pop[c], is, bs, add)
+				continue
+			}
+			for si, x := range is {
+				for bi, y := range bs {
+					if v := bits.OnesCount64(own[si] & own[len(is)+bi]); v > 0 {
+						add(x.Shape, y.Shape, pop[c]*float64(v)/float64(n))
+					}
+				}
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, sum := range acc {
+		for i, v := range sum {
 			pieces[i].Pop += v
 		}
 	}
-	counts := map[[2]int32]int{}
-	for c := range cells {
-		is, bs := byCellI[c], byCellB[c]
-		if pop[c] == 0 || len(is) == 0 || len(bs) == 0 {
-			continue
-		}
-		// A cell in one IRIS (or one bureau) shares its population by the areas of
-		// the other side: exact for a uniform density within the cell, and no sampling.
-		if len(is) == 1 || len(bs) == 1 {
-			var ai, ab float64
-			for _, x := range is {
-				ai += x.Area
-			}
-			for _, y := range bs {
-				ab += y.Area
-			}
-			for _, x := range is {
-				for _, y := range bs {
-					add(x.Shape, y.Shape, pop[c]*x.Area/ai*y.Area/ab)
-				}
-			}
-			continue
-		}
-		clear(counts)
-		n := 0
-		cell := cells[c]
-		for i := range samples {
-			for j := range samples {
-				p := orb.Point{cell.E + (float64(i)+0.5)*cell.Size/float64(samples), cell.N + (float64(j)+0.5)*cell.Size/float64(samples)}
-				si, bi := locate(p, is, sources), locate(p, bs, bureaux)
-				if si < 0 || bi < 0 {
-					continue
-				}
-				counts[[2]int32{si, bi}]++
-				n++
-			}
-		}
-		if n == 0 { // slivers too thin for the lattice: share by area, as if independent
-			var ai, ab float64
-			for _, x := range is {
-				ai += x.Area
-			}
-			for _, y := range bs {
-				ab += y.Area
-			}
-			for _, x := range is {
-				for _, y := range bs {
-					add(x.Shape, y.Shape, pop[c]*x.Area/ai*y.Area/ab)
-				}
-			}
-			continue
-		}
-		for k, v := range counts {
-			add(k[0], k[1], pop[c]*float64(v)/float64(n))
+	return nil
+}
+
+// byArea shares v among the IRIS × bureau pairs of a cell by the product of their
+// area shares: exact when one side is whole, an independence assumption otherwise.
+func byArea(v float64, is, bs []CellPart, add func(s, b int32, v float64)) {
+	var ai, ab float64
+	for _, x := range is {
+		ai += x.Area
+	}
+	for _, y := range bs {
+		ab += y.Area
+	}
+	for _, x := range is {
+		for _, y := range bs {
+			add(x.Shape, y.Shape, v*x.Area/ai*y.Area/ab)
 		}
 	}
 }
 
-func groupParts(parts []CellPart, n int) [][]CellPart {
-	g := make([][]CellPart, n)
+// cellGroups holds parts grouped by cell, keeping their order within a cell.
+type cellGroups struct {
+	off   []int32
+	parts []CellPart
+}
+
+func groupByCell(parts []CellPart, n int) cellGroups {
+	g := cellGroups{off: make([]int32, n+1), parts: make([]CellPart, len(parts))}
 	for _, p := range parts {
-		g[p.Cell] = append(g[p.Cell], p)
+		g.off[p.Cell+1]++
+	}
+	for c := range n {
+		g.off[c+1] += g.off[c]
+	}
+	pos := slices.Clone(g.off[:n])
+	for _, p := range parts {
+		g.parts[pos[p.Cell]] = p
+		pos[p.Cell]++
 	}
 	return g
 }
 
-// locate returns the shape among parts containing p, or -1; with one candidate
-// covering the whole cell, no test is needed.
-func locate(p orb.Point, parts []CellPart, shapes []Shape) int32 {
-	for _, x := range parts {
-		if shapes[x.Shape].Inside(p) {
-			return x.Shape
-		}
-	}
-	return -1
-}
+func (g cellGroups) of(c int) []CellPart { return g.parts[g.off[c]:g.off[c+1]] }
 
 // Weights are the apportionment weights of one source zone onto bureaux: each column
 // sums to 1 over the bureaux the zone overlaps.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -161,12 +161,15 @@ func Quantiles(obs []Obs, q int) Table {
 			t.Excluded++
 		}
 	}
-	sort.SliceStable(keep, func(i, j int) bool {
-		vi, vj := keep[i].IndNum/keep[i].IndDen, keep[j].IndNum/keep[j].IndDen
-		if vi != vj {
-			return vi < vj
+	slices.SortStableFunc(keep, func(a, b Obs) int {
+		va, vb := a.IndNum/a.IndDen, b.IndNum/b.IndDen
+		switch {
+		case va < vb:
+			return -1
+		case va > vb:
+			return 1
 		}
-		return keep[i].Bureau < keep[j].Bureau
+		return strings.Compare(a.Bureau, b.Bureau)
 	})
 	var total float64
 	for _, o := range keep {
@@ -274,13 +277,14 @@ type Correlation struct {
 // indicator, strongest first. counts[i] are bureau i's profile counts.
 func Correlations(shares, weights []float64, counts [][]float64) []Correlation {
 	var out []Correlation
+	xs := make([]float64, len(shares))
 	for _, in := range indicators {
-		xs := make([]float64, len(shares))
+		num, den := in.indices()
 		n := 0
 		for i := range shares {
 			xs[i] = math.NaN()
 			if counts[i] != nil {
-				xs[i] = in.Value(counts[i])
+				xs[i] = valueAt(num, den, counts[i])
 			}
 			if !math.IsNaN(xs[i]) && !math.IsNaN(shares[i]) {
 				n++
@@ -288,15 +292,20 @@ func Correlations(shares, weights []float64, counts [][]float64) []Correlation {
 		}
 		out = append(out, Correlation{Indicator: in.Key, Label: in.Label, Pearson: Pearson(xs, shares, weights), Bureaux: n})
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := math.Abs(out[i].Pearson), math.Abs(out[j].Pearson)
-		if math.IsNaN(a) {
-			return false
+	// Strongest first, NaN last.
+	slices.SortStableFunc(out, func(x, y Correlation) int {
+		a, b := math.Abs(x.Pearson), math.Abs(y.Pearson)
+		switch {
+		case math.IsNaN(a) && math.IsNaN(b):
+			return 0
+		case math.IsNaN(a):
+			return 1
+		case math.IsNaN(b), a > b:
+			return -1
+		case a < b:
+			return 1
 		}
-		if math.IsNaN(b) {
-			return true
-		}
-		return a > b
+		return 0
 	})
 	return out
 }

@@ -14,7 +14,8 @@ type Shape struct {
 	Code  string
 	Rings [][]orb.Point // closed rings, outer rings and holes alike
 	Bound orb.Bound
-	Area  float64 // m²
+	Area  float64    // m²
+	edges *edgeIndex // built on first heavy use; nil means scan every edge
 }
 
 // NewShape projects a lon/lat (multi)polygon and orients its rings.
@@ -93,8 +94,8 @@ func boundaryInside(s, o *Shape, shared bool) float64 {
 	for _, ring := range s.Rings {
 		for i := 0; i+1 < len(ring); i++ {
 			p0, p1 := ring[i], ring[i+1]
-			eb := orb.Bound{Min: orb.Point{math.Min(p0[0], p1[0]), math.Min(p0[1], p1[1])},
-				Max: orb.Point{math.Max(p0[0], p1[0]), math.Max(p0[1], p1[1])}}
+			eb := orb.Bound{Min: orb.Point{min(p0[0], p1[0]), min(p0[1], p1[1])},
+				Max: orb.Point{max(p0[0], p1[0]), max(p0[1], p1[1])}}
 			if !eb.Intersects(ob) {
 				continue // an edge outside o's box is outside o
 			}
@@ -142,34 +143,58 @@ func splits(ts []float64, p0, p1 orb.Point, eb orb.Bound, o *Shape) []float64 {
 		return ts
 	}
 	eb = eb.Pad(eps)
-	for _, ring := range o.Rings {
-		for j := 0; j+1 < len(ring); j++ {
-			q0, q1 := ring[j], ring[j+1]
-			if math.Max(q0[0], q1[0]) < eb.Min[0] || math.Min(q0[0], q1[0]) > eb.Max[0] ||
-				math.Max(q0[1], q1[1]) < eb.Min[1] || math.Min(q0[1], q1[1]) > eb.Max[1] {
-				continue
-			}
-			sx, sy := q1[0]-q0[0], q1[1]-q0[1]
-			wx, wy := q0[0]-p0[0], q0[1]-p0[1]
-			d := cross(rx, ry, sx, sy)
-			sl := math.Hypot(sx, sy)
-			// A vertex of o on the edge splits it, whether the edges cross or overlap.
-			for _, q := range [2]orb.Point{q0, q1} {
-				if t, ok := onSegment(q, p0, rx, ry, rl); ok {
-					ts = append(ts, t)
+	if ix := o.edges; ix != nil {
+		k0, k1 := ix.strips(eb.Min[1], eb.Max[1])
+		for k := k0; k <= k1; k++ {
+			for _, e := range ix.e[ix.off[k]:ix.off[k+1]] {
+				ring := o.Rings[e.ring]
+				q0, q1 := ring[e.i], ring[e.i+1]
+				if k > k0 && int(strip(min(q0[1], q1[1]))-ix.s0) < k {
+					continue // met in an earlier strip already
 				}
+				if max(q0[0], q1[0]) < eb.Min[0] || min(q0[0], q1[0]) > eb.Max[0] ||
+					max(q0[1], q1[1]) < eb.Min[1] || min(q0[1], q1[1]) > eb.Max[1] {
+					continue
+				}
+				ts = splitAt(ts, p0, rx, ry, rl, q0, q1)
 			}
-			if math.Abs(d) <= 1e-12*rl*sl {
-				continue // parallel: only the vertices above can split
-			}
-			t := cross(wx, wy, sx, sy) / d
-			u := cross(wx, wy, rx, ry) / d
-			if t > 0 && t < 1 && u >= 0 && u <= 1 {
-				ts = append(ts, t)
+		}
+	} else {
+		for _, ring := range o.Rings {
+			for j := 0; j+1 < len(ring); j++ {
+				q0, q1 := ring[j], ring[j+1]
+				if max(q0[0], q1[0]) < eb.Min[0] || min(q0[0], q1[0]) > eb.Max[0] ||
+					max(q0[1], q1[1]) < eb.Min[1] || min(q0[1], q1[1]) > eb.Max[1] {
+					continue
+				}
+				ts = splitAt(ts, p0, rx, ry, rl, q0, q1)
 			}
 		}
 	}
 	sortFloats(ts)
+	return ts
+}
+
+// splitAt appends where the edge from p0 along r (of length rl) meets the edge q0→q1.
+func splitAt(ts []float64, p0 orb.Point, rx, ry, rl float64, q0, q1 orb.Point) []float64 {
+	sx, sy := q1[0]-q0[0], q1[1]-q0[1]
+	wx, wy := q0[0]-p0[0], q0[1]-p0[1]
+	d := cross(rx, ry, sx, sy)
+	sl := math.Hypot(sx, sy)
+	// A vertex of o on the edge splits it, whether the edges cross or overlap.
+	for _, q := range [2]orb.Point{q0, q1} {
+		if t, ok := onSegment(q, p0, rx, ry, rl); ok {
+			ts = append(ts, t)
+		}
+	}
+	if math.Abs(d) <= 1e-12*rl*sl {
+		return ts // parallel: only the vertices above can split
+	}
+	t := cross(wx, wy, sx, sy) / d
+	u := cross(wx, wy, rx, ry) / d
+	if t > 0 && t < 1 && u >= 0 && u <= 1 {
+		ts = append(ts, t)
+	}
 	return ts
 }
 
@@ -189,32 +214,56 @@ func onSegment(q, p0 orb.Point, rx, ry, rl float64) (float64, bool) {
 // o's boundary.
 func onBoundary(m, p0, p1 orb.Point, o *Shape) int {
 	rx, ry := p1[0]-p0[0], p1[1]-p0[1]
+	if ix := o.edges; ix != nil {
+		// One strip holds, in ring order, every edge within eps of m: the same edge
+		// answers first. Near a strip line, scan every edge.
+		k0, k1 := ix.strips(m[1]-eps, m[1]+eps)
+		if k0 > k1 {
+			return 0
+		}
+		if k0 == k1 {
+			for _, e := range ix.e[ix.off[k0]:ix.off[k0+1]] {
+				ring := o.Rings[e.ring]
+				if on := edgeOn(m, rx, ry, ring[e.i], ring[e.i+1]); on != 0 {
+					return on
+				}
+			}
+			return 0
+		}
+	}
 	for _, ring := range o.Rings {
 		for j := 0; j+1 < len(ring); j++ {
-			q0, q1 := ring[j], ring[j+1]
-			if m[0] < math.Min(q0[0], q1[0])-eps || m[0] > math.Max(q0[0], q1[0])+eps ||
-				m[1] < math.Min(q0[1], q1[1])-eps || m[1] > math.Max(q0[1], q1[1])+eps {
-				continue
+			if on := edgeOn(m, rx, ry, ring[j], ring[j+1]); on != 0 {
+				return on
 			}
-			sx, sy := q1[0]-q0[0], q1[1]-q0[1]
-			sl := math.Hypot(sx, sy)
-			if sl == 0 {
-				continue
-			}
-			wx, wy := m[0]-q0[0], m[1]-q0[1]
-			if math.Abs(cross(sx, sy, wx, wy))/sl > eps {
-				continue
-			}
-			if t := (wx*sx + wy*sy) / (sl * sl); t < -eps/sl || t > 1+eps/sl {
-				continue
-			}
-			if rx*sx+ry*sy > 0 {
-				return 1
-			}
-			return -1
 		}
 	}
 	return 0
+}
+
+// edgeOn tells whether m lies on the edge q0→q1: 1 when it runs the way of r, -1 the
+// other way, 0 when m is off it.
+func edgeOn(m orb.Point, rx, ry float64, q0, q1 orb.Point) int {
+	if m[0] < min(q0[0], q1[0])-eps || m[0] > max(q0[0], q1[0])+eps ||
+		m[1] < min(q0[1], q1[1])-eps || m[1] > max(q0[1], q1[1])+eps {
+		return 0
+	}
+	sx, sy := q1[0]-q0[0], q1[1]-q0[1]
+	sl := math.Hypot(sx, sy)
+	if sl == 0 {
+		return 0
+	}
+	wx, wy := m[0]-q0[0], m[1]-q0[1]
+	if math.Abs(cross(sx, sy, wx, wy))/sl > eps {
+		return 0
+	}
+	if t := (wx*sx + wy*sy) / (sl * sl); t < -eps/sl || t > 1+eps/sl {
+		return 0
+	}
+	if rx*sx+ry*sy > 0 {
+		return 1
+	}
+	return -1
 }
 
 // inside is the even-odd point-in-polygon test over every ring of o.
@@ -223,6 +272,19 @@ func inside(p orb.Point, o *Shape) bool {
 		return false
 	}
 	in := false
+	if ix := o.edges; ix != nil {
+		// Only edges spanning p's y can cross the ray, and they all lie in p's strip.
+		if k := int(strip(p[1]) - ix.s0); k >= 0 && k < len(ix.off)-1 {
+			for _, e := range ix.e[ix.off[k]:ix.off[k+1]] {
+				ring := o.Rings[e.ring]
+				a, b := ring[e.i+1], ring[e.i]
+				if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < (b[0]-a[0])*(p[1]-a[1])/(b[1]-a[1])+a[0] {
+					in = !in
+				}
+			}
+		}
+		return in
+	}
 	for _, ring := range o.Rings {
 		for i, j := 0, len(ring)-2; i < len(ring)-1; j, i = i, i+1 {
 			a, b := ring[i], ring[j]

@@ -2,6 +2,7 @@ package crosstab
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -51,12 +52,17 @@ func TestIntersectionArea(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, swap := range []bool{false, true} {
-				a, b := tc.a, tc.b
-				if swap {
-					a, b = b, a
-				}
-				if got := IntersectionArea(&a, &b); math.Abs(got-tc.want) > 1e-9 {
-					t.Errorf("swap=%v: area %g, want %g", swap, got, tc.want)
+				for _, indexed := range []bool{false, true} {
+					a, b := tc.a, tc.b
+					if swap {
+						a, b = b, a
+					}
+					if indexed {
+						a.edges, b.edges = newEdgeIndex(&a), newEdgeIndex(&b)
+					}
+					if got := IntersectionArea(&a, &b); math.Abs(got-tc.want) > 1e-9 {
+						t.Errorf("swap=%v indexed=%v: area %g, want %g", swap, indexed, got, tc.want)
+					}
 				}
 			}
 		})
@@ -79,4 +85,53 @@ func TestRectArea(t *testing.T) {
 			t.Errorf("%v: %g, want %g", tc.r, got, tc.want)
 		}
 	}
+}
+
+// TestCellParts_Lattice checks the rasteriser on shapes that meet the lattice in
+// awkward ways, against clipping by each cell.
+func TestCellParts_Lattice(t *testing.T) {
+	var cells []Cell
+	for i := range 12 {
+		for j := range 12 {
+			if (i*7+j*3)%5 != 0 { // some cells missing, as in the Filosofi grid
+				cells = append(cells, Cell{E: 4e6 + float64(i)*200, N: 3e6 + float64(j)*200, Size: 200})
+			}
+		}
+	}
+	x, y := 4e6, 3e6
+	shapes := []Shape{
+		planar("on lines", box(x+200, y+200, x+1000, y+600)),
+		planar("vertices on lines", []orb.Point{{x + 200, y + 100}, {x + 800, y + 200}, {x + 1000, y + 1000}, {x + 400, y + 800}}),
+		planar("inside a cell", box(x+210, y+410, x+290, y+450)),
+		planar("hole", box(x+50, y+50, x+2300, y+2300), box(x+410, y+390, x+1610, y+1800)),
+		planar("slanted", []orb.Point{{x + 13.7, y + 1.3}, {x + 2377.1, y + 600.9}, {x + 1200.4, y + 2390.2}}),
+		planar("edge along a line", []orb.Point{{x + 400, y + 100}, {x + 400, y + 900}, {x + 150, y + 500}}),
+	}
+	shapes = append(shapes, Shape{Code: "two parts", Rings: append(slices.Clone(shapes[2].Rings), shapes[1].Rings...),
+		Bound: shapes[1].Bound.Union(shapes[2].Bound), Area: shapes[1].Area + shapes[2].Area})
+	got, err := CellParts(t.Context(), cells, shapes, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := cellPartsClip(t.Context(), cells, shapes, 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct{ c, s int32 }
+	m := map[key]float64{}
+	for _, p := range want {
+		m[key{p.Cell, p.Shape}] = p.Area
+	}
+	sum := make([]float64, len(shapes))
+	for _, p := range got {
+		sum[p.Shape] += p.Area
+		if a, ok := m[key{p.Cell, p.Shape}]; !ok || math.Abs(a-p.Area) > 1e-6 {
+			t.Errorf("%s, cell %v: area %v, want %v", shapes[p.Shape].Code, cells[p.Cell], p.Area, a)
+		}
+		delete(m, key{p.Cell, p.Shape})
+	}
+	for k, a := range m {
+		t.Errorf("%s, cell %v: area %v missing", shapes[k.s].Code, cells[k.c], a)
+	}
+	t.Logf("%d parts; areas per shape %v", len(got), sum)
 }

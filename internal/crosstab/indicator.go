@@ -165,6 +165,33 @@ func (in Indicator) Parts(values []float64) (num, den float64) {
 	return num, den
 }
 
+// indices returns the positions of the numerator and denominator counts.
+func (in Indicator) indices() (num, den []int) {
+	for _, k := range in.Num {
+		num = append(num, CountIndex(k))
+	}
+	for _, k := range in.Den {
+		den = append(den, CountIndex(k))
+	}
+	return num, den
+}
+
+// valueAt is Value with the counts' positions looked up once: the same sums in the
+// same order.
+func valueAt(num, den []int, values []float64) float64 {
+	var n, d float64
+	for _, i := range num {
+		n += at(values, i)
+	}
+	for _, i := range den {
+		d += at(values, i)
+	}
+	if d == 0 || math.IsNaN(n) || math.IsNaN(d) {
+		return math.NaN()
+	}
+	return n / d
+}
+
 func at(v []float64, i int) float64 {
 	if i < 0 || i >= len(v) {
 		return math.NaN()

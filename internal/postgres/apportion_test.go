@@ -3,8 +3,11 @@ package postgres_test
 import (
 	"context"
 	"math"
+	"os"
 	"testing"
 
+	"github.com/coopol/coopol/internal/crosstab"
+	"github.com/coopol/coopol/internal/electoral"
 	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/postgres/pgtest"
 )
@@ -54,5 +57,68 @@ func TestDB_Apportion_Grid9213(t *testing.T) {
 	forced, err := db.ApportionWith(ctx, postgres.ApportionOptions{Force: true})
 	if err != nil || forced.Unchanged {
 		t.Errorf("forced run: %+v, %v", forced, err)
+	}
+	// A newer grid vintage: its run comes beside the first, whose weights stay. Forced
+	// twice, its weights are deleted row by row, not by emptying the table.
+	n := q(`SELECT count(*)::float8 FROM grid_weights`)
+	if rep, err := loadGrid(t, db, "filosofi2020_carreaux200m_9213.geojson", readReal(t, "filosofi2019_carreaux200m_9213.geojson"), 2020); err != nil || rep.Unchanged {
+		t.Fatalf("second vintage: %+v, %v", rep, err)
+	}
+	for range 2 {
+		if st, err := db.ApportionWith(ctx, postgres.ApportionOptions{Force: true}); err != nil || st.GridVintage != "2020" || st.CellPairs == 0 {
+			t.Fatalf("second vintage: %+v, %v", st, err)
+		}
+	}
+	for _, v := range []string{"2019", "2020"} {
+		if got := pgtest.QueryFloat(t, url, `SELECT count(*)::float8 FROM grid_weights w JOIN apportion_runs r ON r.id = w.run_id WHERE r.source = 'grid' AND r.source_vintage = $1`, v); got != n {
+			t.Errorf("grid %s: %v weights, want %v", v, got, n)
+		}
+	}
+	if orphans := q(`SELECT count(*)::float8 FROM grid_weights WHERE run_id NOT IN (SELECT id FROM apportion_runs)`); orphans != 0 {
+		t.Errorf("%v weights without their run", orphans)
+	}
+}
+
+// benchDB opens the France database of make bench-cross (BENCH_CROSS_DATABASE_URL), or skips.
+func benchDB(b *testing.B) *postgres.DB {
+	url := os.Getenv("BENCH_CROSS_DATABASE_URL")
+	if url == "" {
+		b.Skip("BENCH_CROSS_DATABASE_URL not set: scripts/bench-cross.sh loads coopol_bench_cross_france")
+	}
+	db, err := postgres.Open(b.Context(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(db.Close)
+	return db
+}
+
+// BenchmarkDB_Crosstab_France is the national crosstab of make bench-cross, without
+// the process start.
+func BenchmarkDB_Crosstab_France(b *testing.B) {
+	db := benchDB(b)
+	e, err := electoral.ParseElection("lg2024", 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := crosstab.ParseMeasure("nuance:UG")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := db.Crosstab(b.Context(), crosstab.Query{Election: e, Measure: m, Indicator: "share_60p", Quantiles: 5}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDB_Apportion_France recomputes every weight and profile of the France
+// database of make bench-cross (it rewrites them).
+func BenchmarkDB_Apportion_France(b *testing.B) {
+	db := benchDB(b)
+	for b.Loop() {
+		if _, err := db.ApportionWith(b.Context(), postgres.ApportionOptions{Force: true}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

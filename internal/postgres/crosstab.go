@@ -2,22 +2,34 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"sync"
 
 	"github.com/coopol/coopol/internal/crosstab"
 )
 
 // Crosstab computes q: the election's results and the territory's bureau rows, crossed
-// in crosstab.BuildCrosstab.
+// in crosstab.BuildCrosstab. Results and rows are read at once, on two connections:
+// a national crosstab spends most of its time decoding rows, and the two overlap.
 func (db *DB) Crosstab(ctx context.Context, q crosstab.Query) (*crosstab.Crosstab, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	er, err := db.ElectionResults(ctx, q.Election, q.Scope)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := db.bureauRowList(ctx, q.Scope, q.AreaWeighted)
-	if err != nil {
+	var er *crosstab.ElectionResults
+	var rows []crosstab.Row
+	var erErr, rowsErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		er, erErr = db.ElectionResults(ctx, q.Election, q.Scope)
+	}()
+	rows, rowsErr = db.bureauRowList(ctx, q.Scope, q.AreaWeighted)
+	wg.Wait()
+	if err := errors.Join(erErr, rowsErr); err != nil {
+		if erErr != nil {
+			return nil, erErr // keeps its kind (errs.ErrNotFound) for errors.Is
+		}
 		return nil, err
 	}
 	c := crosstab.BuildCrosstab(q, er, rows)

@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/coopol/coopol/internal/crosstab"
 	"github.com/coopol/coopol/internal/electoral"
@@ -87,12 +89,27 @@ func (db *DB) ElectionResults(ctx context.Context, e electoral.Election, s cross
 		return nil, fmt.Errorf("postgres: results %s: %w", e.Scope(), err)
 	}
 	defer rows.Close()
+	fd := rows.FieldDescriptions()
+	fast := binaryArray(fd, 7, pgtype.Int4ArrayOID) && binaryArray(fd, 8, pgtype.Int4ArrayOID)
 	for rows.Next() {
 		var code string
 		var r crosstab.Result
 		var cands, votes []int64
-		if err := rows.Scan(&code, &r.Inscrits, &r.Abstentions, &r.Votants, &r.Blancs, &r.Nuls, &r.Exprimes, &cands, &votes); err != nil {
+		var dc, dv any = &cands, &votes
+		if fast {
+			dc, dv = nil, nil // decoded below, several times faster than a Scan
+		}
+		if err := rows.Scan(&code, &r.Inscrits, &r.Abstentions, &r.Votants, &r.Blancs, &r.Nuls, &r.Exprimes, dc, dv); err != nil {
 			return nil, fmt.Errorf("postgres: results %s: %w", e.Scope(), err)
+		}
+		if fast {
+			raw := rows.RawValues()
+			var ok1, ok2 bool
+			cands, ok1 = int4s(raw[7])
+			votes, ok2 = int4s(raw[8])
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("postgres: results %s: %s: bad int[]", e.Scope(), code)
+			}
 		}
 		r.Votes = make(map[int]int64, len(cands))
 		for i, c := range cands {
@@ -135,10 +152,21 @@ func (db *DB) BureauRows(ctx context.Context, s crosstab.Scope, opt crosstab.Row
 	defer rows.Close()
 	seen := map[string]bool{}
 	var r crosstab.Row
+	fast := binaryArray(rows.FieldDescriptions(), 6, pgtype.Float8ArrayOID)
 	for rows.Next() {
 		r = crosstab.Row{HasContour: true}
-		if err := rows.Scan(&r.Code, &r.Commune, &r.CommuneName, &r.Name, &r.Circonscription, &r.AreaM2, &r.Counts, &r.Geom); err != nil {
+		var counts any = &r.Counts
+		if fast {
+			counts = nil // decoded below, several times faster than a Scan
+		}
+		if err := rows.Scan(&r.Code, &r.Commune, &r.CommuneName, &r.Name, &r.Circonscription, &r.AreaM2, counts, &r.Geom); err != nil {
 			return fmt.Errorf("postgres: bureaux: %w", err)
+		}
+		if fast {
+			var ok bool
+			if r.Counts, ok = float8s(rows.RawValues()[6]); !ok {
+				return fmt.Errorf("postgres: bureaux: %s: counts: bad float8[]", r.Code)
+			}
 		}
 		r.Dept = bureauDept(r.Commune)
 		seen[r.Code] = true
@@ -167,6 +195,84 @@ func (db *DB) BureauRows(ctx context.Context, s crosstab.Scope, opt crosstab.Row
 		}
 	}
 	return nil
+}
+
+// binaryArray reports whether column i comes as a binary array of the given type.
+func binaryArray(fd []pgconn.FieldDescription, i int, oid uint32) bool {
+	return i < len(fd) && fd[i].Format == pgx.BinaryFormatCode && fd[i].DataTypeOID == oid
+}
+
+// arrayElems walks a one-dimensional binary array (PostgreSQL's array_send), calling
+// fn with each element's bytes (nil for NULL), and reports whether it was well formed.
+func arrayElems(b []byte, size int, fn func(i int, e []byte)) (n int, ok bool) {
+	if len(b) < 12 {
+		return 0, false
+	}
+	ndim := int32(be.Uint32(b))
+	if ndim == 0 {
+		return 0, true
+	}
+	if ndim != 1 || len(b) < 20 {
+		return 0, false
+	}
+	n = int(int32(be.Uint32(b[12:])))
+	b = b[20:]
+	for i := range n {
+		if len(b) < 4 {
+			return 0, false
+		}
+		l := int32(be.Uint32(b))
+		b = b[4:]
+		if l < 0 {
+			fn(i, nil)
+			continue
+		}
+		if int(l) != size || len(b) < size {
+			return 0, false
+		}
+		fn(i, b[:size])
+		b = b[size:]
+	}
+	return n, len(b) == 0
+}
+
+// float8s decodes a binary float8[]; NULL elements read as NaN, a NULL array as nil.
+func float8s(b []byte) ([]float64, bool) {
+	if b == nil {
+		return nil, true
+	}
+	var out []float64
+	if len(b) >= 20 {
+		out = make([]float64, 0, min(int(be.Uint32(b[12:])), len(b)/12))
+	}
+	_, ok := arrayElems(b, 8, func(i int, e []byte) {
+		if e == nil {
+			out = append(out, math.NaN())
+		} else {
+			out = append(out, math.Float64frombits(be.Uint64(e)))
+		}
+	})
+	if ok && out == nil {
+		out = []float64{}
+	}
+	return out, ok
+}
+
+// int4s decodes a binary int4[] (a NULL element is refused, as a Scan into []int64 would).
+func int4s(b []byte) ([]int64, bool) {
+	if b == nil {
+		return nil, true
+	}
+	var out []int64
+	null := false
+	_, ok := arrayElems(b, 4, func(i int, e []byte) {
+		if e == nil {
+			null = true
+			return
+		}
+		out = append(out, int64(int32(be.Uint32(e))))
+	})
+	return out, ok && !null
 }
 
 func bureauDept(commune string) string {
