@@ -6,4 +6,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(cat "$root/.data/pgdir")
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/data" -m fast stop >&2 || true
-rm -rf "$dir" "$root/.data/pgdir"
+rm -rf "$dir" "$root/.data/pgdir" "$root/.data/pgport"

@@ -16,7 +16,6 @@ if [ -n "${DATABASE_URL:-}" ]; then
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-port=${COOPOL_PG_PORT:-55432}
 pgbin=/usr/lib/postgresql/15/bin
 db=coopol
 
@@ -58,7 +57,21 @@ if [ ! -f "$dir/data/PG_VERSION" ]; then
   as_pg "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale >&2
 fi
 
+# The port is chosen once per cluster and remembered: the fixed default, unless another
+# server (another checkout's cluster, say) already holds it.
+if [ -f "$root/.data/pgport" ]; then
+  port=$(cat "$root/.data/pgport")
+else
+  port=${COOPOL_PG_PORT:-55432}
+fi
 if ! as_pg "$pgbin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+  if [ -z "${COOPOL_PG_PORT:-}" ]; then
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+      echo "pg-up: port $port is taken, trying $((port + 1))" >&2
+      port=$((port + 1))
+    done
+  fi
+  echo "$port" > "$root/.data/pgport"
   echo "pg-up: starting PostgreSQL on 127.0.0.1:$port" >&2
   # fsync off: a disposable development cluster, rebuilt from source files at will.
   as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
