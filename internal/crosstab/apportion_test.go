@@ -15,6 +15,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/coopol/coopol/internal/generate"
+	"github.com/coopol/coopol/internal/projection"
 )
 
 // territory is a generated territory as coopol apportion sees it: shapes projected
@@ -56,7 +57,7 @@ func (tr *territory) clip(t *testing.T, iris, local bool) []CellPart {
 func readTerritory(tb testing.TB, dir string) *territory {
 	tb.Helper()
 	t := &territory{}
-	p := NewLAEA3035()
+	p := projection.NewLAEA3035()
 	shapes := func(name, key string) []Shape {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {

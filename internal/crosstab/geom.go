@@ -4,6 +4,8 @@ import (
 	"math"
 
 	"github.com/paulmach/orb"
+
+	"github.com/coopol/coopol/internal/projection"
 )
 
 // Shape is a zone (bureau, IRIS) projected to EPSG:3035, where areas are true areas:
@@ -19,7 +21,7 @@ type Shape struct {
 }
 
 // NewShape projects a lon/lat (multi)polygon and orients its rings.
-func NewShape(code string, g orb.Geometry, p *LAEA) Shape {
+func NewShape(code string, g orb.Geometry, p *projection.LAEA) Shape {
 	s := Shape{Code: code, Bound: orb.Bound{Min: orb.Point{math.Inf(1), math.Inf(1)}, Max: orb.Point{math.Inf(-1), math.Inf(-1)}}}
 	var polys []orb.Polygon
 	switch g := g.(type) {

@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/coopol/coopol/internal/projection"
 )
 
 // Options chooses what Run writes.
@@ -88,8 +90,8 @@ type generator struct {
 	opts   Options
 	scale  scale
 	seed   uint64
-	laea   *LAEA
-	l93    *Lambert93
+	laea   *projection.LAEA
+	l93    *projection.Lambert93
 	t      *territory
 	log    *slog.Logger
 	files  []File
@@ -114,7 +116,7 @@ func Run(ctx context.Context, opts Options) (Manifest, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &generator{opts: opts, scale: sc, seed: opts.Seed, laea: NewLAEA3035(), l93: NewLambert93(), log: log,
+	g := &generator{opts: opts, scale: sc, seed: opts.Seed, laea: projection.NewLAEA3035(), l93: projection.NewLambert93(), log: log,
 		cellsW: sc.name != "france" || opts.Grid}
 	steps := []struct {
 		name string

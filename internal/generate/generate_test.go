@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/coopol/coopol/internal/projection"
 )
 
 func run(t *testing.T, scale string, seed uint64) (Manifest, string) {
@@ -325,7 +327,7 @@ func TestTerritory(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g := &generator{scale: sc, seed: 3, laea: NewLAEA3035(), l93: NewLambert93()}
+			g := &generator{scale: sc, seed: 3, laea: projection.NewLAEA3035(), l93: projection.NewLambert93()}
 			if err := g.buildTerritory(); err != nil {
 				t.Fatal(err)
 			}

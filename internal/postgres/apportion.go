@@ -20,6 +20,7 @@ import (
 	"github.com/paulmach/orb/encoding/wkb"
 
 	"github.com/coopol/coopol/internal/crosstab"
+	"github.com/coopol/coopol/internal/projection"
 )
 
 // ApportionStats reports what Apportion did, phase by phase.
@@ -298,7 +299,7 @@ func (db *DB) readShapes(ctx context.Context, sql, vintage string, workers int) 
 	}
 	out := make([]crosstab.Shape, len(codes))
 	errs := make([]error, len(codes))
-	p := crosstab.NewLAEA3035()
+	p := projection.NewLAEA3035()
 	var wg sync.WaitGroup
 	for w := range max(workers, 1) {
 		wg.Add(1)

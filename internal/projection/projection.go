@@ -1,4 +1,7 @@
-package generate
+// Package projection holds the two map projections coopol computes itself: EPSG:3035
+// (ETRS89-LAEA, the equal-area grid of INSEE's Filosofi cells, used for exact areas) and
+// Lambert-93 (EPSG:2154, the legal projection of metropolitan addresses).
+package projection
 
 import "math"
 
