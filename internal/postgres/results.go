@@ -160,7 +160,14 @@ func loadResults(ctx context.Context, tx pgx.Tx, datasetID int64, file string, e
 		}
 		return fail("copy", err)
 	}
-	warnings := st.warnings
+	if _, err := tx.Exec(ctx, markFirstRowsSQL); err != nil {
+		return fail("first rows", err)
+	}
+	bureaux, sw, err := stagedWarnings(ctx, tx, src.Long())
+	if err != nil {
+		return fail("checks", err)
+	}
+	warnings := append(st.warnings, sw...)
 	if src.Long() && votes {
 		rows, err := tx.Query(ctx, duplicateCandidatesSQL)
 		if err != nil {
@@ -237,7 +244,7 @@ func loadResults(ctx context.Context, tx pgx.Tx, datasetID int64, file string, e
 		return fail("match contours", err)
 	}
 	warnings = append(warnings, mw...)
-	return Loaded{Rows: st.bureaux, Layout: src.Layout(), Warnings: warnings, Match: match}, nil
+	return Loaded{Rows: bureaux, Layout: src.Layout(), Warnings: warnings, Match: match}, nil
 }
 
 func matchResults(ctx context.Context, tx pgx.Tx) (*ingest.Match, []ingest.Warning, error) {
@@ -261,23 +268,99 @@ func matchResults(ctx context.Context, tx pgx.Tx) (*ingest.Match, []ingest.Warni
 	return &m, ws, nil
 }
 
+// markFirstRowsSQL marks each bureau's first row in the file: the one whose totals are
+// kept. Found here rather than while streaming, so the loader holds nothing per bureau.
+const markFirstRowsSQL = `UPDATE results_stage s SET first = true
+FROM (SELECT DISTINCT ON (bureau) bureau, line FROM results_stage ORDER BY bureau, line) f
+WHERE s.bureau = f.bureau AND s.line = f.line`
+
+// repeatedRowsSQL lists the rows of a bureau after its first, and whether their totals
+// differ from the first's (long layouts repeat them on every candidate row).
+const repeatedRowsSQL = `SELECT s.line, s.bureau, f.line,
+	(s.inscrits, s.abstentions, s.votants, s.blancs, s.nuls, s.exprimes) IS DISTINCT FROM
+	(f.inscrits, f.abstentions, f.votants, f.blancs, f.nuls, f.exprimes)
+FROM results_stage s JOIN results_stage f ON f.bureau = s.bureau AND f.first
+WHERE NOT s.first ORDER BY s.line`
+
+// identitiesSQL lists the bureaux breaking the accounting identities of data-formats.md
+// §3.6; they hold in every real file checked, so a break is worth a look. A missing count
+// (NULL) breaks nothing.
+const identitiesSQL = `SELECT line, bureau, inscrits, abstentions, votants, blancs, nuls, exprimes,
+	inscrits <> abstentions + votants, votants <> blancs + nuls + exprimes
+FROM results_stage WHERE first AND (inscrits <> abstentions + votants OR votants <> blancs + nuls + exprimes)
+ORDER BY line`
+
+// stagedWarnings counts the staged bureaux and reports repeated rows and broken
+// identities.
+func stagedWarnings(ctx context.Context, tx pgx.Tx, long bool) (int64, []ingest.Warning, error) {
+	var bureaux int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM results_stage WHERE first`).Scan(&bureaux); err != nil {
+		return 0, nil, err
+	}
+	var ws []ingest.Warning
+	rows, err := tx.Query(ctx, repeatedRowsSQL)
+	if err != nil {
+		return 0, nil, err
+	}
+	var (
+		line, firstLine int64
+		key             string
+		differ          bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&line, &key, &firstLine, &differ}, func() error {
+		switch {
+		case !long:
+			ws = append(ws, ingest.Warning{Line: line, Code: "duplicate_bureau", Key: key,
+				Message: fmt.Sprintf("bureau %s already on line %d: this row is ignored", key, firstLine)})
+		case differ:
+			ws = append(ws, ingest.Warning{Line: line, Code: "totals_differ", Key: key,
+				Message: fmt.Sprintf("bureau %s: totals differ from line %d, whose are kept", key, firstLine)})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	rows, err = tx.Query(ctx, identitiesSQL)
+	if err != nil {
+		return 0, nil, err
+	}
+	var (
+		ins, abs, vot, bla, nul, exp *int64
+		badIns, badVot               *bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&line, &key, &ins, &abs, &vot, &bla, &nul, &exp, &badIns, &badVot}, func() error {
+		if badIns != nil && *badIns {
+			ws = append(ws, ingest.Warning{Line: line, Code: "inscrits_identity", Key: key,
+				Message: fmt.Sprintf("bureau %s: inscrits %d ≠ abstentions %d + votants %d", key, *ins, *abs, *vot)})
+		}
+		if badVot != nil && *badVot {
+			ws = append(ws, ingest.Warning{Line: line, Code: "votants_identity", Key: key,
+				Message: fmt.Sprintf("bureau %s: votants %d ≠ blancs %d + nuls %d + exprimés %d", key, *vot, *bla, *nul, *exp)})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return bureaux, ws, nil
+}
+
 func votesSumWarning(line int64, key string, sum, exprimes int64) ingest.Warning {
 	return ingest.Warning{Line: line, Code: "votes_sum", Key: key,
 		Message: fmt.Sprintf("bureau %s: votes sum to %d, exprimés %d", key, sum, exprimes)}
 }
 
 // resultsStager feeds CopyFrom from the parser, one staging row per source row, and
-// checks on the way what one row can tell. It keeps one small entry per bureau (not per
-// row) to spot repeated bureaux: memory stays flat in the file's size.
+// checks on the way what one row can tell. It keeps nothing per bureau: repeated bureaux
+// and the accounting identities are found in SQL once staged (see markFirstRows), so
+// memory stays flat whatever the file's size.
 type resultsStager struct {
 	src      ResultsSource
 	long     bool
-	seen     map[string]bureauSeen
 	cur      *electoral.BureauResult
-	first    bool
 	err      error
 	warnings []ingest.Warning
-	bureaux  int64
 	panels   map[int32]bool
 
 	// candidates numbers each distinct candidate (every field but the votes) from 1;
@@ -290,62 +373,22 @@ type resultsStager struct {
 	votes       []int32
 }
 
-type bureauSeen struct {
-	line   int64
-	totals [6]electoral.Count
-}
-
 func newResultsStager(src ResultsSource) *resultsStager {
-	return &resultsStager{src: src, long: src.Long(), seen: make(map[string]bureauSeen), panels: map[int32]bool{},
+	return &resultsStager{src: src, long: src.Long(), panels: map[int32]bool{},
 		ids: map[electoral.CandidateResult]int32{}}
 }
 
-func totalsOf(b *electoral.BureauResult) [6]electoral.Count {
-	return [6]electoral.Count{b.Inscrits, b.Abstentions, b.Votants, b.Blancs, b.Nuls, b.Exprimes}
-}
-
 func (s *resultsStager) Next() bool {
-	for {
-		b, err := s.src.Next()
-		if err == io.EOF {
-			return false
-		}
-		if err != nil {
-			s.err = err
-			return false
-		}
-		prev, dup := s.seen[b.Key]
-		if dup && !s.long {
-			s.warnings = append(s.warnings, ingest.Warning{Line: b.Line, Code: "duplicate_bureau", Key: b.Key,
-				Message: fmt.Sprintf("bureau %s already on line %d: this row is ignored", b.Key, prev.line)})
-			continue
-		}
-		s.cur, s.first = b, !dup
-		if dup {
-			if totalsOf(b) != prev.totals {
-				s.warnings = append(s.warnings, ingest.Warning{Line: b.Line, Code: "totals_differ", Key: b.Key,
-					Message: fmt.Sprintf("bureau %s: totals differ from line %d, whose are kept", b.Key, prev.line)})
-			}
-		} else {
-			s.seen[b.Key] = bureauSeen{line: b.Line, totals: totalsOf(b)}
-			s.bureaux++
-			s.checkIdentities(b)
-		}
-		return true
+	b, err := s.src.Next()
+	if err == io.EOF {
+		return false
 	}
-}
-
-// checkIdentities reports the accounting identities of data-formats.md §3.6 that a
-// bureau breaks; they hold in every real file checked, so a break is worth a look.
-func (s *resultsStager) checkIdentities(b *electoral.BureauResult) {
-	if b.Inscrits.Valid && b.Abstentions.Valid && b.Votants.Valid && b.Inscrits.N != b.Abstentions.N+b.Votants.N {
-		s.warnings = append(s.warnings, ingest.Warning{Line: b.Line, Code: "inscrits_identity", Key: b.Key,
-			Message: fmt.Sprintf("bureau %s: inscrits %d ≠ abstentions %d + votants %d", b.Key, b.Inscrits.N, b.Abstentions.N, b.Votants.N)})
+	if err != nil {
+		s.err = err
+		return false
 	}
-	if b.Votants.Valid && b.Blancs.Valid && b.Nuls.Valid && b.Exprimes.Valid && b.Votants.N != b.Blancs.N+b.Nuls.N+b.Exprimes.N {
-		s.warnings = append(s.warnings, ingest.Warning{Line: b.Line, Code: "votants_identity", Key: b.Key,
-			Message: fmt.Sprintf("bureau %s: votants %d ≠ blancs %d + nuls %d + exprimés %d", b.Key, b.Votants.N, b.Blancs.N, b.Nuls.N, b.Exprimes.N)})
-	}
+	s.cur = b
+	return true
 }
 
 func count(c electoral.Count) any {
@@ -385,7 +428,7 @@ func (s *resultsStager) Values() ([]any, error) {
 	if !s.long && s.src.HasCandidates() && b.Exprimes.Valid && sum != b.Exprimes.N {
 		s.warnings = append(s.warnings, votesSumWarning(b.Line, b.Key, sum, b.Exprimes.N))
 	}
-	return []any{b.Line, s.first, b.Key, b.Commune, b.Bureau, b.Arrondissement,
+	return []any{b.Line, false, b.Key, b.Commune, b.Bureau, b.Arrondissement,
 		b.CommuneName, b.Circonscription, b.Canton,
 		count(b.Inscrits), count(b.Abstentions), count(b.Votants), count(b.Blancs), count(b.Nuls), count(b.Exprimes),
 		s.panel, s.cand, s.votes}, nil
