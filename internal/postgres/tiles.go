@@ -67,13 +67,31 @@ ON CONFLICT (name) DO UPDATE SET version = data_versions.version + 1, changed_at
 	return nil
 }
 
-// TileBuildState returns the current data versions and the sources each built layer
-// was made from.
+// tileCircoSQL hashes the circonscription of every bureau contour of the newest vintage
+// as BaseFaces reads it (the contour's, else the newest results naming one): results
+// change the base geometry only through these pairs. Results are read only for
+// contours that name none.
+const tileCircoSQL = `WITH c AS MATERIALIZED (SELECT code, circonscription FROM bureau_contours
+	WHERE vintage = (SELECT max(vintage) FROM bureau_contours)),
+circ AS (
+	SELECT DISTINCT ON (bureau) bureau, circonscription FROM bureau_results
+	WHERE circonscription IS NOT NULL AND bureau IN (SELECT code FROM c WHERE circonscription IS NULL)
+	ORDER BY bureau, dataset_id DESC)
+SELECT COALESCE(md5(string_agg(c.code || '=' || COALESCE(c.circonscription, circ.circonscription, ''), ',' ORDER BY c.code)), '')
+FROM c LEFT JOIN circ ON circ.bureau = c.code`
+
+// TileBuildState returns the current data versions, with the circonscriptions of the
+// bureaux (tiles.CircoSource), and the sources each built layer was made from.
 func (db *DB) TileBuildState(ctx context.Context) (map[string]string, map[string]map[string]string, error) {
 	current, err := db.DataVersions(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	var circo string
+	if err := db.pool.QueryRow(ctx, tileCircoSQL).Scan(&circo); err != nil {
+		return nil, nil, fmt.Errorf("postgres: tile circonscriptions: %w", err)
+	}
+	current[tiles.CircoSource] = circo
 	rows, err := db.pool.Query(ctx, `SELECT layer, sources FROM tile_layers`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: tile layers: %w", err)
@@ -176,6 +194,13 @@ const tileStageSQL = `CREATE TEMP TABLE tile_stage (
 	layer text, band smallint, id text, name text, parent text, kind text, inscrits bigint,
 	wkb bytea, enc bytea, ord bigint) ON COMMIT DROP`
 
+// tileRefreshStageSQL stages the keys of a layer's stored features for a refresh of
+// their attributes, in their stored order, wkb NULL: geometry, encoding and parent stay
+// in tile_features, names and registered voters are left for tileAttributesSQL, as a
+// rebuild leaves them.
+const tileRefreshStageSQL = `INSERT INTO tile_stage (layer, band, id, name, parent, kind, ord)
+SELECT layer, band, id, '', parent, kind, row_number() OVER (ORDER BY ctid) FROM tile_features WHERE layer = $1`
+
 // tileInscritsSQL holds the registered voters of the last loaded election round.
 const tileInscritsSQL = `CREATE TEMP TABLE tile_inscrits ON COMMIT DROP AS
 SELECT r.bureau, r.commune, r.circonscription, r.inscrits FROM bureau_results r
@@ -223,6 +248,12 @@ WHERE f.layer = 'circonscriptions' AND f.id = ids.id`,
 const tileHashSQL = `SELECT COALESCE(md5(string_agg(concat_ws('|', band, id, name, parent, kind, inscrits,
 	md5(wkb)), ',' ORDER BY band, id)), ''), count(*) FROM tile_stage WHERE layer = $1`
 
+// tileRefreshHashSQL is tileHashSQL for a refreshed layer, its geometry read where it
+// is stored: ST_AsBinary writes the WKB the build sends, so equal content hashes equal.
+const tileRefreshHashSQL = `SELECT COALESCE(md5(string_agg(concat_ws('|', s.band, s.id, s.name, s.parent, s.kind, s.inscrits,
+	md5(ST_AsBinary(f.geom))), ',' ORDER BY s.band, s.id)), ''), count(*)
+FROM tile_stage s JOIN tile_features f USING (layer, band, id) WHERE s.layer = $1`
+
 const tileLayerUpsertSQL = `INSERT INTO tile_layers (layer, version, content_hash, features, sources)
 VALUES ($1, nextval('tile_version_seq'), $2, $3, $4)
 ON CONFLICT (layer) DO UPDATE SET
@@ -239,7 +270,11 @@ var tileSwapSQL = []string{
 	`INSERT INTO tile_features_next SELECT * FROM tile_features WHERE layer NOT IN (SELECT DISTINCT layer FROM tile_stage)`,
 	`INSERT INTO tile_features_next (layer, band, id, name, parent, kind, inscrits, geom, enc)
 SELECT layer, band, id, name, parent, kind, inscrits, ST_Multi(ST_SetSRID(ST_GeomFromWKB(wkb), 3857)), enc FROM tile_stage
-ORDER BY layer, band, ord`,
+WHERE wkb IS NOT NULL ORDER BY layer, band, ord`,
+	// Refreshed layers: stored geometry with new attributes, in the stored order.
+	`INSERT INTO tile_features_next (layer, band, id, name, parent, kind, inscrits, geom, enc)
+SELECT f.layer, f.band, f.id, s.name, f.parent, f.kind, s.inscrits, f.geom, f.enc
+FROM tile_stage s JOIN tile_features f USING (layer, band, id) WHERE s.wkb IS NULL ORDER BY s.layer, s.band, s.ord`,
 	`ALTER TABLE tile_features_next ADD CONSTRAINT tile_features_next_pkey PRIMARY KEY (layer, band, id)`,
 }
 
@@ -283,6 +318,15 @@ func (db *DB) ReplaceTileLayers(ctx context.Context, layers []tiles.BuiltLayer) 
 		return fmt.Errorf("postgres: replace tile layers: %w", err)
 	}
 	for _, l := range layers {
+		if l.Refresh {
+			if _, ok := tileAttributesSQL[l.Name]; !ok {
+				return fmt.Errorf("postgres: tile layer %s: no attributes to refresh: %w", l.Name, errs.ErrInvalid)
+			}
+			if _, err := tx.Exec(ctx, tileRefreshStageSQL, l.Name); err != nil {
+				return fmt.Errorf("postgres: refresh tile layer %s: %w", l.Name, err)
+			}
+			continue
+		}
 		i := 0
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"tile_stage"}, []string{"layer", "band", "id", "name", "parent", "kind", "wkb", "enc", "ord"},
 			pgx.CopyFromFunc(func() ([]any, error) {
@@ -315,16 +359,33 @@ func (db *DB) ReplaceTileLayers(ctx context.Context, layers []tiles.BuiltLayer) 
 			}
 		}
 	}
+	// A refresh that changes no layer's content leaves tile_features as it is.
+	unchanged := true
 	for _, l := range layers {
-		var hash string
+		var hash, old string
 		var n int64
-		if err := tx.QueryRow(ctx, tileHashSQL, l.Name).Scan(&hash, &n); err != nil {
+		q := tileHashSQL
+		if l.Refresh {
+			q = tileRefreshHashSQL
+		}
+		if err := tx.QueryRow(ctx, q, l.Name).Scan(&hash, &n); err != nil {
 			return fmt.Errorf("postgres: tile layer %s: hash: %w", l.Name, err)
 		}
+		err := tx.QueryRow(ctx, `SELECT content_hash FROM tile_layers WHERE layer = $1`, l.Name).Scan(&old)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: tile layer %s: %w", l.Name, err)
+		}
+		unchanged = unchanged && l.Refresh && old == hash
 		src, _ := json.Marshal(l.Sources)
 		if _, err := tx.Exec(ctx, tileLayerUpsertSQL, l.Name, hash, n, src); err != nil {
 			return fmt.Errorf("postgres: tile layer %s: %w", l.Name, err)
 		}
+	}
+	if unchanged {
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("postgres: replace tile layers: commit: %w", err)
+		}
+		return nil
 	}
 	swap := slices.Clone(tileSwapSQL)
 	var renames []string

@@ -13,6 +13,7 @@ import (
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/planar"
 
+	"github.com/coopol/coopol/internal/electoral"
 	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/postgres/pgtest"
 	"github.com/coopol/coopol/internal/tiles"
@@ -258,5 +259,136 @@ ORDER BY ind DESC, id LIMIT 1`).Scan(&id, &lon, &lat, &ind); err != nil {
 	}
 	if before["tiles:carreaux"] == "" || before["tiles:carreaux"] != after["tiles:carreaux"] {
 		t.Errorf("carreaux version %q, then %q after a rebuild of the same cells", before["tiles:carreaux"], after["tiles:carreaux"])
+	}
+}
+
+// New results change no geometry: a build after them refreshes the registered voters of
+// the stored features in SQL, keeps every geometry row as it was and bumps the versions
+// of the layers whose content changed; a refresh that changes nothing keeps versions,
+// and so does a full rebuild of what a refresh wrote.
+func TestDB_ReplaceTileLayers_refresh9213(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, url := pgtest.New(t)
+	tilestest.LoadContours(t, db)
+	tilestest.LoadResults(t, db)
+	tilestest.Build(t, db)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const geomSQL = `SELECT md5(string_agg(concat_ws('|', layer, band, id, parent, md5(enc), md5(ST_AsBinary(geom))), ',' ORDER BY layer, band, id)) FROM tile_features`
+	var geomBefore, geomAfter string
+	if err := conn.QueryRow(ctx, geomSQL).Scan(&geomBefore); err != nil {
+		t.Fatal(err)
+	}
+	before, err := db.DataVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Round 2, with one bureau's registered voters changed so that the round's file
+	// differs from round 1 wherever it is read.
+	data := readReal(t, "lg2024_t2_9213.csv")
+	e, err := electoral.ParseElection("lg2024", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadResults(ctx, db, e, "lg2024_t2_9213.csv", data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE bureau_results SET inscrits = inscrits + 7 WHERE election = 'lg2024' AND round = 2 AND bureau = '92002_0001'`); err != nil {
+		t.Fatal(err)
+	}
+	var wantAntony, wantBureau, oldBureau int64
+	if err := conn.QueryRow(ctx, `SELECT sum(inscrits) FILTER (WHERE round = 2 AND commune = '92002'),
+	sum(inscrits) FILTER (WHERE round = 2 AND bureau = '92002_0001'), sum(inscrits) FILTER (WHERE round = 1 AND bureau = '92002_0001')
+FROM bureau_results WHERE election = 'lg2024'`).Scan(&wantAntony, &wantBureau, &oldBureau); err != nil {
+		t.Fatal(err)
+	}
+	if wantBureau == oldBureau {
+		t.Fatalf("bureau 92002_0001: %d inscrits in both rounds, want a change", wantBureau)
+	}
+	rep := tilestest.Build(t, db)
+	if diff := cmp.Diff(map[string]int{}, rep.Layers); diff != "" {
+		t.Errorf("rebuilt layers after new results (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"bureaux", "circonscriptions", "communes", "departements"}, rep.Refreshed); diff != "" {
+		t.Errorf("refreshed layers (-want +got):\n%s", diff)
+	}
+	if err := conn.QueryRow(ctx, geomSQL).Scan(&geomAfter); err != nil {
+		t.Fatal(err)
+	}
+	if geomAfter != geomBefore {
+		t.Error("a refresh changed stored geometry")
+	}
+	var antony, bureau, dept int64
+	var name string
+	if err := conn.QueryRow(ctx, `SELECT
+	(SELECT inscrits FROM tile_features WHERE layer = 'communes' AND id = '92002' AND band = 14),
+	(SELECT name FROM tile_features WHERE layer = 'communes' AND id = '92002' AND band = 8),
+	(SELECT inscrits FROM tile_features WHERE layer = 'bureaux' AND id = '92002_0001' AND band = 10),
+	(SELECT inscrits FROM tile_features WHERE layer = 'departements' AND id = '92' AND band = 2)`).Scan(&antony, &name, &bureau, &dept); err != nil {
+		t.Fatal(err)
+	}
+	if antony != wantAntony || name != "Antony" || bureau != wantBureau {
+		t.Errorf("after the refresh: commune %q %d inscrits, bureau 92002_0001 %d; want Antony %d, %d", name, antony, bureau, wantAntony, wantBureau)
+	}
+	var wantDept int64
+	if err := conn.QueryRow(ctx, `SELECT sum(inscrits) FROM bureau_results WHERE election = 'lg2024' AND round = 2`).Scan(&wantDept); err != nil {
+		t.Fatal(err)
+	}
+	if dept != wantDept {
+		t.Errorf("département 92: %d inscrits, want %d", dept, wantDept)
+	}
+	after, err := db.DataVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"bureaux", "communes", "departements", "circonscriptions"} {
+		if before["tiles:"+l] == after["tiles:"+l] {
+			t.Errorf("layer %s: version %s kept after its registered voters changed", l, after["tiles:"+l])
+		}
+	}
+
+	// Nothing changed since: a build skips everything, a refresh and a full rebuild of
+	// the same content keep every version.
+	rep = tilestest.Build(t, db)
+	if len(rep.Layers) != 0 || len(rep.Refreshed) != 0 {
+		t.Errorf("a build of unchanged data rebuilt %v and refreshed %v", rep.Layers, rep.Refreshed)
+	}
+	var refresh []tiles.BuiltLayer
+	_, built, err := db.TileBuildState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"bureaux", "communes", "departements", "circonscriptions"} {
+		refresh = append(refresh, tiles.BuiltLayer{Name: l, Sources: built[l], Refresh: true})
+	}
+	if err := db.ReplaceTileLayers(ctx, refresh); err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.DataVersions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(after, again); diff != "" {
+		t.Errorf("a refresh of unchanged data changed versions (-before +after):\n%s", diff)
+	}
+	if _, err := (&tiles.Builder{Store: db}).Build(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if again, err = db.DataVersions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(after, again); diff != "" {
+		t.Errorf("a forced rebuild after a refresh changed versions (-before +after):\n%s", diff)
+	}
+	if err := conn.QueryRow(ctx, geomSQL).Scan(&geomAfter); err != nil {
+		t.Fatal(err)
+	}
+	if geomAfter != geomBefore {
+		t.Error("a forced rebuild of the same contours changed stored geometry")
 	}
 }

@@ -37,22 +37,26 @@ type BuiltFeature struct {
 	Enc    []byte // Geom as EncodeGeometry stores it for Band
 }
 
-// BuiltLayer is a layer's full content, replaced at once.
+// BuiltLayer is a layer's full content, replaced at once. A layer with Refresh set
+// carries no features: the store keeps its stored geometry and refills its attributes
+// (names, registered voters) from the reference tables.
 type BuiltLayer struct {
 	Name     string
 	Sources  map[string]string // the data versions it was built from
 	Features []BuiltFeature
+	Refresh  bool
 }
 
 // BuildStore is what a build reads and writes; *postgres.DB satisfies it.
 type BuildStore interface {
 	// TileBuildState returns the current data versions ("kind:contours" → "12.1") and,
-	// per built layer, the versions it was built from.
+	// per built layer, the versions it was built from; current includes CircoSource.
 	TileBuildState(ctx context.Context) (current map[string]string, built map[string]map[string]string, err error)
 	BaseFaces(ctx context.Context, fn func(Face) error) error
 	IrisFaces(ctx context.Context, fn func(Face) error) error
-	// ReplaceTileLayers swaps the layers' features in one transaction and bumps the
-	// version of each layer whose content changed.
+	// ReplaceTileLayers swaps the layers' features in one transaction (a Refresh layer
+	// keeping its stored geometry) and bumps the version of each layer whose content
+	// changed.
 	ReplaceTileLayers(ctx context.Context, layers []BuiltLayer) error
 	// ReplaceTileCells rebuilds the carreaux layer from the grid cells of the newest
 	// vintage, each cell (WGS84) stored as encode returns it with its Web Mercator
@@ -60,14 +64,22 @@ type BuildStore interface {
 	ReplaceTileCells(ctx context.Context, sources map[string]string, encode func(orb.MultiPolygon) ([]byte, orb.Bound)) (int64, error)
 }
 
-// layerSources are the data kinds each built layer depends on.
-var layerSources = map[string][]string{
-	"departements":     {"kind:contours", "kind:iris", "kind:communes", "kind:results"},
-	"circonscriptions": {"kind:contours", "kind:results"},
-	"communes":         {"kind:contours", "kind:iris", "kind:communes", "kind:results"},
-	"bureaux":          {"kind:contours", "kind:communes", "kind:results"},
-	"iris":             {"kind:iris", "kind:census"},
-	"carreaux":         {"kind:grid"},
+// CircoSource is the current-version key of the circonscription each bureau contour of
+// the newest vintage is in (a hash of the pairs): the only part of the results that
+// shapes geometry, since results can name a bureau's circonscription.
+const CircoSource = "circo:bureaux"
+
+// layerSources are the data each built layer depends on: its geometry sources, whose
+// change rebuilds its geometry, and its attribute sources, whose change only refreshes
+// the stored features' attributes (registered voters of the last round) in SQL. The
+// four base layers share one topology, so they share their geometry sources.
+var layerSources = map[string]struct{ geometry, attributes []string }{
+	"departements":     {[]string{"kind:contours", "kind:iris", "kind:communes", CircoSource}, []string{"kind:results"}},
+	"circonscriptions": {[]string{"kind:contours", CircoSource}, []string{"kind:results"}},
+	"communes":         {[]string{"kind:contours", "kind:iris", "kind:communes", CircoSource}, []string{"kind:results"}},
+	"bureaux":          {[]string{"kind:contours", "kind:communes", CircoSource}, []string{"kind:results"}},
+	"iris":             {[]string{"kind:iris", "kind:census"}, nil},
+	"carreaux":         {[]string{"kind:grid"}, nil},
 }
 
 // Builder precomputes the generalised geometry of every layer.
@@ -78,9 +90,10 @@ type Builder struct {
 
 // BuildReport says what a build did.
 type BuildReport struct {
-	Layers  map[string]int `json:"layers"` // features per layer (all bands)
-	Skipped []string       `json:"skipped,omitempty"`
-	Seconds float64        `json:"seconds"`
+	Layers    map[string]int `json:"layers"`              // features per rebuilt layer (all bands)
+	Refreshed []string       `json:"refreshed,omitempty"` // attributes refreshed, geometry kept
+	Skipped   []string       `json:"skipped,omitempty"`
+	Seconds   float64        `json:"seconds"`
 }
 
 // Build rebuilds the layers whose sources changed since their last build, or all of
@@ -98,26 +111,36 @@ func (b *Builder) Build(ctx context.Context, force bool) (*BuildReport, error) {
 	}
 	rep := &BuildReport{Layers: map[string]int{}}
 	todo := map[string]map[string]string{}
-	for name, kinds := range layerSources {
-		src := map[string]string{}
-		for _, k := range kinds {
-			src[k] = current[k]
+	var out []BuiltLayer
+	for name, ls := range layerSources {
+		geom := map[string]string{}
+		for _, k := range ls.geometry {
+			geom[k] = current[k]
 		}
 		// A change of the layer's bands (a new release) must rebuild it too.
-		src["bands"] = fmt.Sprint(mustLayer(name).Bands)
-		src["format"] = geomFormat
-		if prev, ok := built[name]; ok && !force && maps.Equal(prev, src) {
-			rep.Skipped = append(rep.Skipped, name)
-			continue
+		geom["bands"] = fmt.Sprint(mustLayer(name).Bands)
+		geom["format"] = geomFormat
+		src := maps.Clone(geom)
+		for _, k := range ls.attributes {
+			src[k] = current[k]
 		}
-		todo[name] = src
+		prev, ok := built[name]
+		switch {
+		case ok && !force && maps.Equal(prev, src):
+			rep.Skipped = append(rep.Skipped, name)
+		case ok && !force && len(ls.attributes) > 0 && sameGeometry(prev, geom):
+			rep.Refreshed = append(rep.Refreshed, name)
+			out = append(out, BuiltLayer{Name: name, Sources: src, Refresh: true})
+		default:
+			todo[name] = src
+		}
 	}
 	slices.Sort(rep.Skipped)
-	if len(todo) == 0 {
+	slices.Sort(rep.Refreshed)
+	if len(todo) == 0 && len(out) == 0 {
 		rep.Seconds = time.Since(start).Seconds()
 		return rep, nil
 	}
-	var out []BuiltLayer
 	needBase := false
 	for _, n := range []string{"departements", "circonscriptions", "communes", "bureaux"} {
 		if todo[n] != nil {
@@ -164,7 +187,9 @@ func (b *Builder) Build(ctx context.Context, force bool) (*BuildReport, error) {
 		log.InfoContext(ctx, "tiles: stored", "seconds", time.Since(start).Seconds())
 	}
 	for _, l := range out {
-		rep.Layers[l.Name] = len(l.Features)
+		if !l.Refresh {
+			rep.Layers[l.Name] = len(l.Features)
+		}
 	}
 	if src := todo["carreaux"]; src != nil {
 		n, err := b.Store.ReplaceTileCells(ctx, src, EncodeCell)
@@ -174,8 +199,18 @@ func (b *Builder) Build(ctx context.Context, force bool) (*BuildReport, error) {
 		rep.Layers["carreaux"] = int(n)
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	log.InfoContext(ctx, "tiles: built", "layers", rep.Layers, "skipped", rep.Skipped, "seconds", rep.Seconds)
+	log.InfoContext(ctx, "tiles: built", "layers", rep.Layers, "refreshed", rep.Refreshed, "skipped", rep.Skipped, "seconds", rep.Seconds)
 	return rep, nil
+}
+
+// sameGeometry reports whether a layer was built from the geometry sources it has now.
+func sameGeometry(prev, geom map[string]string) bool {
+	for k, v := range geom {
+		if w, ok := prev[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // EncodeCell returns a grid cell (WGS84) as stored for CellBand, and its Web Mercator
