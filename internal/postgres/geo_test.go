@@ -17,8 +17,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/coopol/coopol/internal/electoral"
 	"github.com/coopol/coopol/internal/errs"
 	"github.com/coopol/coopol/internal/ingest"
@@ -60,40 +58,9 @@ func geoLoadIRIS(t testing.TB, db *postgres.DB, name string, data []byte, vintag
 	return db.LoadIRIS(context.Background(), l, vintages, geo.NewIRISReader(geo.NewReader(name, bytes.NewReader(data)), vintage))
 }
 
-// geoRows runs a test query and returns its rows, fields joined with "|".
-func geoRows(t testing.TB, url, sql string, args ...any) []string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, sql, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	var out []string
-	for rows.Next() {
-		vals, err := rows.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = fmt.Sprint(v)
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func geoOne(t testing.TB, url, sql string, args ...any) string {
 	t.Helper()
-	r := geoRows(t, url, sql, args...)
+	r := query(t, url, sql, args...)
 	if len(r) != 1 {
 		t.Fatalf("%s: %d rows, want 1", sql, len(r))
 	}
@@ -133,7 +100,7 @@ func TestDB_LoadContours_Real(t *testing.T) {
 		t.Errorf("match = %+v, want against no results", m)
 	}
 	t.Run("per commune", func(t *testing.T) {
-		got := geoRows(t, url, `SELECT commune, count(*) FROM bureau_contours GROUP BY 1 ORDER BY 1`)
+		got := query(t, url, `SELECT commune, count(*) FROM bureau_contours GROUP BY 1 ORDER BY 1`)
 		want := []string{"92002|44", "92014|14", "92019|19", "92071|14"}
 		if !slices.Equal(got, want) {
 			t.Errorf("got %v, want %v", got, want)
@@ -182,7 +149,7 @@ func TestDB_LoadContours_Real(t *testing.T) {
 		if err != nil || other.Unchanged || other.Rows != 91 {
 			t.Fatalf("vintage 2024: %+v, %v", other, err)
 		}
-		got := geoRows(t, url, `SELECT vintage, count(*) FROM bureau_contours GROUP BY 1 ORDER BY 1`)
+		got := query(t, url, `SELECT vintage, count(*) FROM bureau_contours GROUP BY 1 ORDER BY 1`)
 		if !slices.Equal(got, []string{"2022|91", "2024|91"}) {
 			t.Errorf("got %v", got)
 		}
@@ -497,7 +464,7 @@ func TestDB_LoadIRIS_Grenoble(t *testing.T) {
 		if rep.Rows != 70 || rep.Scope != "2023" || rep.Layout != "opendatasoft" || len(rep.Warnings) != 0 {
 			t.Errorf("report: %d rows, scope %s, layout %s, warnings %v", rep.Rows, rep.Scope, rep.Layout, rep.Warnings)
 		}
-		got := geoRows(t, url, `SELECT vintage, type, count(*), count(DISTINCT commune), bool_and(ST_IsValid(geom)) FROM iris_contours GROUP BY 1, 2 ORDER BY 1, 2`)
+		got := query(t, url, `SELECT vintage, type, count(*), count(DISTINCT commune), bool_and(ST_IsValid(geom)) FROM iris_contours GROUP BY 1, 2 ORDER BY 1, 2`)
 		if !slices.Equal(got, []string{"2023|A|2|1|true", "2023|H|68|1|true"}) {
 			t.Errorf("got %v", got)
 		}
@@ -515,7 +482,7 @@ func TestDB_LoadIRIS_Grenoble(t *testing.T) {
 		if all.Rows != 630 || all.Scope != "2015+2016+2017+2018+2019+2020+2021+2022+2023" {
 			t.Errorf("all vintages: %d rows, scope %s", all.Rows, all.Scope)
 		}
-		got := geoRows(t, url, `SELECT vintage, count(*) FROM iris_contours GROUP BY 1 ORDER BY 1`)
+		got := query(t, url, `SELECT vintage, count(*) FROM iris_contours GROUP BY 1 ORDER BY 1`)
 		if len(got) != 9 || got[0] != "2015|70" || got[8] != "2023|70" {
 			t.Errorf("per vintage: %v", got)
 		}
@@ -524,7 +491,7 @@ func TestDB_LoadIRIS_Grenoble(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = geoRows(t, url, `SELECT dataset_id = $1, count(*) FROM iris_contours GROUP BY 1 ORDER BY 1`, one.DatasetID)
+		got = query(t, url, `SELECT dataset_id = $1, count(*) FROM iris_contours GROUP BY 1 ORDER BY 1`, one.DatasetID)
 		if !slices.Equal(got, []string{"false|560", "true|70"}) {
 			t.Errorf("after loading 2023 alone: %v", got)
 		}
@@ -618,7 +585,7 @@ func TestDB_LoadIRIS_IGN(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := geoRows(t, url, `SELECT vintage, code, commune, name, type, round(ST_X(ST_Centroid(geom))::numeric, 2)::text FROM iris_contours ORDER BY code`)
+			got := query(t, url, `SELECT vintage, code, commune, name, type, round(ST_X(ST_Centroid(geom))::numeric, 2)::text FROM iris_contours ORDER BY code`)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
@@ -788,7 +755,7 @@ func TestValidityChecker_AgreesWithGEOS(t *testing.T) {
 		wkbs = append(wkbs, append([]byte(nil), f.WKB...))
 		goSays = append(goSays, v.SurelyValid(f.WKB))
 	}
-	got := geoRows(t, url, `SELECT ST_IsValid(ST_GeomFromWKB(w)) FROM unnest($1::bytea[]) WITH ORDINALITY u(w, i) ORDER BY i`, wkbs)
+	got := query(t, url, `SELECT ST_IsValid(ST_GeomFromWKB(w)) FROM unnest($1::bytea[]) WITH ORDINALITY u(w, i) ORDER BY i`, wkbs)
 	var proven, starValid, starProven, invalid int
 	for i, g := range got {
 		geos := g == "true"
