@@ -20,11 +20,8 @@ func runApportion(ctx context.Context, args []string, getenv func(string) string
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := requireDB(*dbURL); err != nil {
-		return err
-	}
 	log := newLogger(getenv, stderr)
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}

@@ -18,10 +18,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/server"
 	"github.com/coopol/coopol/internal/tiles"
-	"github.com/coopol/coopol/migrations"
 )
 
 // runBenchTiles measures the tile engine on whatever data the database holds (make
@@ -40,17 +38,11 @@ func runBenchTiles(ctx context.Context, args []string, getenv func(string) strin
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := requireDB(*dbURL); err != nil {
-		return err
-	}
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckSchema(ctx, migrations.FS); err != nil {
-		return err
-	}
 	eng := tiles.NewEngine(db, tiles.Options{})
 
 	// median runs f n times and returns the median time in ms and the last output.

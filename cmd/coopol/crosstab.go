@@ -10,7 +10,6 @@ import (
 
 	"github.com/coopol/coopol/internal/crosstab"
 	"github.com/coopol/coopol/internal/electoral"
-	"github.com/coopol/coopol/internal/postgres"
 )
 
 // scopeFlags declares the territory flags shared by crosstab, target and export.
@@ -48,9 +47,6 @@ func runCrosstab(ctx context.Context, args []string, getenv func(string) string,
 		}
 		return nil
 	}
-	if err := requireDB(*dbURL); err != nil {
-		return err
-	}
 	e, err := electoral.ParseElection(*election, *round)
 	if err != nil {
 		return err
@@ -59,7 +55,7 @@ func runCrosstab(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}

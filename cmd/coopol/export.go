@@ -12,7 +12,6 @@ import (
 	"github.com/coopol/coopol/internal/auth"
 	"github.com/coopol/coopol/internal/electoral"
 	"github.com/coopol/coopol/internal/export"
-	"github.com/coopol/coopol/internal/postgres"
 )
 
 // runExport writes the bureau table: coopol export bureaux --election E --round R
@@ -35,9 +34,6 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	scope := scopeFlags(fs)
 	score := scoreFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if err := requireDB(*dbURL); err != nil {
 		return err
 	}
 	q := export.Query{Format: *format, Scope: scope(), Options: export.Options{Geometry: *geometry}, MinPopulation: *minPop, AreaWeighted: *area}
@@ -70,7 +66,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	if err := q.Validate(); err != nil {
 		return err
 	}
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/coopol/coopol/internal/ingest"
 	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/tiles"
-	"github.com/coopol/coopol/migrations"
 )
 
 // ingestFile is one file given to `coopol ingest`, hashed before loading.
@@ -110,17 +109,11 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, s
 	if len(files) == 0 {
 		return fmt.Errorf("ingest %s: no FILE given", args[0])
 	}
-	if err := requireDB(*dbURL); err != nil {
-		return err
-	}
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckSchema(ctx, migrations.FS); err != nil {
-		return err
-	}
 	showProgress := !*asJSON && !*quiet && isTerminal(stderr)
 	changed := false
 	for _, path := range files {

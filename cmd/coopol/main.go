@@ -13,6 +13,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/coopol/coopol/internal/postgres"
+	"github.com/coopol/coopol/migrations"
 )
 
 const usage = `usage: coopol <command> [flags]
@@ -116,6 +119,23 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // dbFlag declares the -db flag every database command has.
 func dbFlag(fs *flag.FlagSet, getenv func(string) string) *string {
 	return fs.String("db", getenv("DATABASE_URL"), "PostgreSQL URL (default $DATABASE_URL)")
+}
+
+// openStore connects a command to its database and refuses a stale schema, so that no
+// command runs its SQL against tables a migration has not made yet.
+func openStore(ctx context.Context, url string) (*postgres.DB, error) {
+	if err := requireDB(url); err != nil {
+		return nil, err
+	}
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckSchema(ctx, migrations.FS); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func requireDB(url string) error {

@@ -34,10 +34,7 @@ func runMember(ctx context.Context, args []string, getenv func(string) string, s
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if err := requireDB(*dbURL); err != nil {
-		return err
-	}
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}

@@ -13,10 +13,8 @@ import (
 
 	"github.com/coopol/coopol/internal/auth"
 	"github.com/coopol/coopol/internal/mail"
-	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/server"
 	"github.com/coopol/coopol/internal/tiles"
-	"github.com/coopol/coopol/migrations"
 	"github.com/coopol/coopol/web"
 )
 
@@ -34,18 +32,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
-	if err := requireDB(*dbURL); err != nil {
-		return err
-	}
 	log := newLogger(getenv, stderr)
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckSchema(ctx, migrations.FS); err != nil {
-		return err
-	}
 	static, err := fs.Sub(web.FS, "static")
 	if err != nil {
 		return err

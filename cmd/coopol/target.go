@@ -104,9 +104,6 @@ func runTarget(ctx context.Context, args []string, getenv func(string) string, s
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := requireDB(*dbURL); err != nil {
-		return err
-	}
 	e, err := electoral.ParseElection(*election, *round)
 	if err != nil {
 		return err
@@ -118,7 +115,7 @@ func runTarget(ctx context.Context, args []string, getenv func(string) string, s
 	if p == nil {
 		return fmt.Errorf("target: --favourable is required")
 	}
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/territory"
 )
 
@@ -37,10 +36,7 @@ func runTerritory(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	if err := requireDB(*dbURL); err != nil {
-		return err
-	}
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}

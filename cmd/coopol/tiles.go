@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/tiles"
-	"github.com/coopol/coopol/migrations"
 )
 
 const tilesUsage = `usage: coopol tiles build [-force] [-db URL]
@@ -32,18 +30,12 @@ func runTiles(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if err := requireDB(*dbURL); err != nil {
-		return err
-	}
 	log := newLogger(getenv, stderr)
-	db, err := postgres.Open(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.CheckSchema(ctx, migrations.FS); err != nil {
-		return err
-	}
 	rep, err := (&tiles.Builder{Store: db, Logger: log}).Build(ctx, *force)
 	if err != nil {
 		return err
