@@ -41,6 +41,7 @@ const (
 	PermTerritoryManage Permission = "territory.manage" // create sections, assign communes and bureaux
 	PermAuditRead       Permission = "audit.read"
 	PermDataExport      Permission = "data.export" // aggregated crosstabs, no personal data
+	PermDataRead        Permission = "data.read"   // bureau profiles, crosstabs, targeting scores
 	PermFieldRecord     Permission = "field.record"
 )
 
@@ -48,12 +49,33 @@ const (
 // for row-level security; TestRolePermissionsMatchDatabase keeps them equal.
 var rolePermissions = map[Role][]Permission{
 	RoleSympathisant:     nil,
-	RoleAdherent:         {PermFieldRecord},
-	RoleAnalyst:          {PermDataExport},
-	RoleSectionSecretary: {PermFieldRecord, PermMemberList, PermMemberContact, PermCampaign, PermRoleGrant},
-	RoleFederalSecretary: {PermFieldRecord, PermMemberList, PermMemberContact, PermCampaign, PermRoleGrant, PermTerritoryManage},
+	RoleAdherent:         {PermFieldRecord, PermDataRead},
+	RoleAnalyst:          {PermDataExport, PermDataRead},
+	RoleSectionSecretary: {PermFieldRecord, PermMemberList, PermMemberContact, PermCampaign, PermRoleGrant, PermDataRead},
+	RoleFederalSecretary: {PermFieldRecord, PermMemberList, PermMemberContact, PermCampaign, PermRoleGrant, PermTerritoryManage, PermDataRead},
 	RoleAdmin: {PermFieldRecord, PermMemberList, PermMemberContact, PermMemberExport, PermCampaign,
-		PermRoleGrant, PermTerritoryManage, PermAuditRead, PermDataExport},
+		PermRoleGrant, PermTerritoryManage, PermAuditRead, PermDataExport, PermDataRead},
+}
+
+// roleLabels name roles as members read them, in the GDPR export among others.
+var roleLabels = map[Role]string{
+	RoleSympathisant: "sympathisant", RoleAdherent: "adhérent", RoleAnalyst: "analyste",
+	RoleSectionSecretary: "secrétaire de section", RoleFederalSecretary: "secrétaire fédéral",
+	RoleAdmin: "administrateur national",
+}
+
+// Label is the role's French name, "secrétaire de section".
+func (r Role) Label() string { return roleLabels[r] }
+
+// BestRole returns the highest-ranked role among gs, "" when they hold none.
+func BestRole(gs []Grant) Role {
+	var best Role
+	for _, g := range gs {
+		if g.Role != "" && (best == "" || rank[g.Role] > rank[best]) {
+			best = g.Role
+		}
+	}
+	return best
 }
 
 // rank orders roles for granting: one may grant only roles ranked strictly below one's
@@ -71,7 +93,7 @@ func Roles() []Role {
 // Permissions returns every permission.
 func Permissions() []Permission {
 	return []Permission{PermMemberList, PermMemberContact, PermMemberExport, PermCampaign,
-		PermRoleGrant, PermTerritoryManage, PermAuditRead, PermDataExport, PermFieldRecord}
+		PermRoleGrant, PermTerritoryManage, PermAuditRead, PermDataExport, PermDataRead, PermFieldRecord}
 }
 
 // RolePermissions returns a copy of the role → permissions table.
@@ -137,6 +159,55 @@ type Member struct {
 	Method Method
 	// SessionHash identifies the session a cookie request rides on (nil for tokens).
 	SessionHash []byte
+	// Scopes bound what an API token may do, whatever its holder's grants; sessions
+	// are not bounded by scopes.
+	TokenScopes []Scope
+}
+
+// Scope is what an API token was issued for.
+type Scope string
+
+// The token scopes: reading, changing, and taking files out.
+const (
+	ScopeRead   Scope = "read"
+	ScopeWrite  Scope = "write"
+	ScopeExport Scope = "export"
+)
+
+// Scopes returns every token scope.
+func Scopes() []Scope { return []Scope{ScopeRead, ScopeWrite, ScopeExport} }
+
+// Valid reports whether s is a known scope.
+func (s Scope) Valid() bool { return slices.Contains(Scopes(), s) }
+
+// scopeOf is the token scope a permission needs beyond the method's: a file leaving
+// the system needs export even on a GET.
+func scopeOf(p Permission) Scope {
+	if p == PermMemberExport || p == PermDataExport {
+		return ScopeExport
+	}
+	return ""
+}
+
+// ScopeForMethod is the scope an HTTP method needs: read for safe methods, write for
+// the rest.
+func ScopeForMethod(method string) Scope {
+	switch method {
+	case "GET", "HEAD", "OPTIONS":
+		return ScopeRead
+	}
+	return ScopeWrite
+}
+
+// RequireScope refuses a token caller whose token lacks s; sessions pass.
+func RequireScope(m *Member, s Scope) error {
+	if m == nil {
+		return errs.ErrUnauthorized
+	}
+	if m.Method == MethodToken && !slices.Contains(m.TokenScopes, s) {
+		return fmt.Errorf("API token without scope %s: %w", s, errs.ErrForbidden)
+	}
+	return nil
 }
 
 // Authorize is the one authorisation decision of coopol: nil when m holds p on t or on
@@ -146,6 +217,11 @@ func Authorize(m *Member, p Permission, t territory.Territory) error {
 	if m == nil {
 		return errs.ErrUnauthorized
 	}
+	if sc := scopeOf(p); sc != "" {
+		if err := RequireScope(m, sc); err != nil {
+			return err
+		}
+	}
 	for _, g := range m.Grants {
 		if g.Gives(p) && t.Covers(g.TerritoryID) {
 			return nil
@@ -154,31 +230,48 @@ func Authorize(m *Member, p Permission, t territory.Territory) error {
 	return fmt.Errorf("%s on territory %d: %w", p, t.ID, errs.ErrForbidden)
 }
 
-// AuthorizeGrant decides whether m may give (or take back) g on t: m needs role.grant
-// there, and the role granted must rank below m's best granting role on t; single
-// permissions need the same permission held with role.grant there (an admin may give
-// export, a secretary may not).
+// AuthorizeAll authorises p on every territory of ts: a request touching several
+// territories (an export by bureau list) is allowed only if each one is.
+func AuthorizeAll(m *Member, p Permission, ts []territory.Territory) error {
+	for _, t := range ts {
+		if err := Authorize(m, p, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AuthorizeGrant decides whether m may give (or take back) g on t. Nobody grants
+// themself anything. m needs role.grant there; a role must rank below m's best granting
+// role on t (an admin may grant any), and every permission the grant opens, each one
+// the role carries or the single permission, must be held by m on t: a grant never
+// passes on more than the granter has.
 func AuthorizeGrant(m *Member, g Grant, t territory.Territory) error {
+	if m != nil && g.MemberID == m.ID {
+		return fmt.Errorf("nobody grants themself anything: %w", errs.ErrForbidden)
+	}
 	if err := Authorize(m, PermRoleGrant, t); err != nil {
 		return err
 	}
-	best := -1
-	for _, mg := range m.Grants {
-		if mg.Role.Has(PermRoleGrant) && t.Covers(mg.TerritoryID) {
-			best = max(best, rank[mg.Role])
-		}
-	}
 	if g.Role != "" {
-		if best == rank[RoleAdmin] || rank[g.Role] < best {
-			return nil
+		best := -1
+		for _, mg := range m.Grants {
+			if mg.Role.Has(PermRoleGrant) && t.Covers(mg.TerritoryID) {
+				best = max(best, rank[mg.Role])
+			}
 		}
-		return fmt.Errorf("granting %s needs a higher role: %w", g.Role, errs.ErrForbidden)
+		if best != rank[RoleAdmin] && rank[g.Role] >= best {
+			return fmt.Errorf("granting %s needs a higher role: %w", g.Role, errs.ErrForbidden)
+		}
 	}
-	if best == rank[RoleAdmin] {
-		return nil
+	opened := rolePermissions[g.Role]
+	if g.Permission != "" {
+		opened = []Permission{g.Permission}
 	}
-	if err := Authorize(m, g.Permission, t); err != nil {
-		return fmt.Errorf("granting %s needs holding it: %w", g.Permission, errs.ErrForbidden)
+	for _, p := range opened {
+		if err := Authorize(m, p, t); err != nil {
+			return fmt.Errorf("granting %s%s needs holding %s: %w", g.Role, g.Permission, p, errs.ErrForbidden)
+		}
 	}
 	return nil
 }
@@ -215,9 +308,9 @@ func MemberFrom(ctx context.Context) *Member {
 	return m
 }
 
-// ErrThrottled is returned when too many logins failed recently; it wraps ErrForbidden
+// ErrThrottled is returned when too many attempts came recently; it wraps ErrForbidden
 // so code unaware of it still refuses.
-var ErrThrottled = fmt.Errorf("too many failed logins, try again later: %w", errs.ErrForbidden)
+var ErrThrottled = fmt.Errorf("too many attempts, try again later: %w", errs.ErrForbidden)
 
 // IsThrottled reports whether err is ErrThrottled.
 func IsThrottled(err error) bool { return errors.Is(err, ErrThrottled) }

@@ -59,9 +59,13 @@ type Consent struct {
 	At      time.Time `json:"at"`
 }
 
+// PurposeSectionContact is the consent to being contacted by one's section and the
+// party: without it, nobody is shown the member's contact details.
+const PurposeSectionContact = "section_contact"
+
 // Purposes are the uses of personal data a member may accept or refuse.
 func Purposes() []string {
-	return []string{"newsletter", "sms", "phone", "section_contact"}
+	return []string{"newsletter", "sms", "phone", PurposeSectionContact}
 }
 
 // ValidPurpose reports whether p is a known consent purpose.
@@ -136,6 +140,9 @@ type AuditEntry struct {
 	TerritoryID *int64         `json:"territory_id,omitempty"`
 	IP          string         `json:"ip,omitempty"`
 	Details     map[string]any `json:"details,omitempty"`
+	// ActorRole names the actor's role ("secrétaire de section") where the IP would say
+	// too much: in a member's own data export, about someone who looked at them.
+	ActorRole string `json:"actor_role,omitempty"`
 }
 
 // The audited actions.
@@ -160,6 +167,7 @@ type APIToken struct {
 	ID         int64      `json:"id"`
 	MemberID   int64      `json:"member_id"`
 	Name       string     `json:"name"`
+	Scopes     []Scope    `json:"scopes"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  time.Time  `json:"expires_at"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
@@ -186,20 +194,28 @@ type DataExport struct {
 	ExportedAt time.Time    `json:"exported_at"`
 }
 
-// Throttle limits failed logins over a sliding window, per account and per IP: the
-// first stops guessing one password, the second spraying many accounts.
+// Throttle bounds attempts at guessing a secret or flooding a form, over a window, per
+// account (or address) and per IP. Beyond the limit each attempt waits twice as long
+// as the one before (2 s, 4 s, 8 s … up to MaxDelay) instead of a lockout, so nobody can
+// lock an account or, behind one proxy IP, everyone. The per-IP limit is the larger:
+// one address may carry many people.
 type Throttle struct {
 	Window       time.Duration
 	AccountLimit int
 	IPLimit      int
+	MaxDelay     time.Duration // 0: DefaultThrottle's
 }
 
-// DefaultThrottle allows 5 failures per account and 50 per IP in 15 minutes.
+// DefaultThrottle allows 5 attempts per account and 100 per IP in 15 minutes before
+// delays start, capped at 15 minutes.
 func DefaultThrottle() Throttle {
-	return Throttle{Window: 15 * time.Minute, AccountLimit: 5, IPLimit: 50}
+	return Throttle{Window: 15 * time.Minute, AccountLimit: 5, IPLimit: 100, MaxDelay: 15 * time.Minute}
 }
 
-// Blocked reports whether the failure counts reached a limit.
-func (t Throttle) Blocked(account, ip int) bool {
-	return account >= t.AccountLimit || ip >= t.IPLimit
+// Cap returns MaxDelay, or the default when unset.
+func (t Throttle) Cap() time.Duration {
+	if t.MaxDelay <= 0 {
+		return DefaultThrottle().MaxDelay
+	}
+	return t.MaxDelay
 }

@@ -115,35 +115,15 @@ func (db *DB) SetPassword(ctx context.Context, id int64, hash string) error {
 	})
 }
 
-func accountKey(email string) string { return "account:" + auth.NormalizeEmail(email) }
-func ipKey(ip string) string         { return "ip:" + ip }
-
-// LoginFailures counts the failed logins since since, for the account and for the IP.
-func (db *DB) LoginFailures(ctx context.Context, email, ip string, since time.Time) (account, byIP int, err error) {
-	err = db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE key = $1), count(*) FILTER (WHERE key = $2)
-		FROM login_failures WHERE key IN ($1, $2) AND at > $3`, accountKey(email), ipKey(ip), since).Scan(&account, &byIP)
-	if err != nil {
-		return 0, 0, fmt.Errorf("postgres: login failures: %w", err)
-	}
-	return account, byIP, nil
-}
-
-// RecordLoginFailure counts a failed login and audits it; memberID is the account the
-// e-mail belongs to, nil when none does (the e-mail itself is not stored in the audit).
-func (db *DB) RecordLoginFailure(ctx context.Context, email, ip string, memberID *int64, reason string) error {
+// RecordLoginFailure audits a failed login; memberID is the account the e-mail belongs
+// to, nil when none does (the e-mail itself is not stored in the audit). Throttling
+// counted the attempt before the password was checked (ClaimAttempt).
+func (db *DB) RecordLoginFailure(ctx context.Context, memberID *int64, ip, reason string) error {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: login failure: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `INSERT INTO login_failures (key) VALUES ($1), ($2)`, accountKey(email), ipKey(ip)); err != nil {
-		return fmt.Errorf("postgres: login failure: %w", err)
-	}
-	// Old failures no longer count; dropping them here keeps the table small.
-	if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE key IN ($1, $2) AND at < now() - interval '1 day'`,
-		accountKey(email), ipKey(ip)); err != nil {
-		return fmt.Errorf("postgres: login failure: %w", err)
-	}
 	if err := insertAudit(ctx, tx, auditRow{action: auth.AuditLoginFailure, target: memberID, ip: ip,
 		details: map[string]any{"reason": reason}}); err != nil {
 		return err
@@ -161,7 +141,6 @@ type Session struct {
 	// Replaces is the hash of the session cookie the browser came with, if any: it is
 	// deleted, so a session id planted before login is never the one after it.
 	Replaces []byte
-	Email    string // to clear the account's failed-login count
 }
 
 // CreateSession opens a session after a successful login, and audits the login.
@@ -179,9 +158,6 @@ func (db *DB) CreateSession(ctx context.Context, s Session) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO sessions (token_hash, member_id, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5)`,
 		s.TokenHash, s.MemberID, s.ExpiresAt, s.IP, truncate(s.UserAgent, 300)); err != nil {
 		return fmt.Errorf("postgres: create session: %w", translate(err))
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, accountKey(s.Email)); err != nil {
-		return fmt.Errorf("postgres: create session: %w", err)
 	}
 	// Expired sessions of this member go now rather than by a separate sweeper.
 	if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE member_id = $1 AND expires_at < now()`, s.MemberID); err != nil {
@@ -223,8 +199,9 @@ func (db *DB) SessionMember(ctx context.Context, tokenHash []byte) (*auth.Member
 // TokenMember returns the member of a live API token; ErrUnauthorized otherwise.
 func (db *DB) TokenMember(ctx context.Context, tokenHash []byte) (*auth.Member, error) {
 	var id int64
+	var scopes []auth.Scope
 	err := db.pool.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now()
-		WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING member_id`, tokenHash).Scan(&id)
+		WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING member_id, scopes`, tokenHash).Scan(&id, &scopes)
 	if err != nil {
 		if translate(err) == errs.ErrNotFound {
 			return nil, errs.ErrUnauthorized
@@ -235,7 +212,7 @@ func (db *DB) TokenMember(ctx context.Context, tokenHash []byte) (*auth.Member, 
 	if err != nil {
 		return nil, err
 	}
-	m.Method = auth.MethodToken
+	m.Method, m.TokenScopes = auth.MethodToken, scopes
 	return m, nil
 }
 
@@ -256,7 +233,8 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash []byte) error {
 	return nil
 }
 
-// DeleteSessions ends every session of a member (log out everywhere) and audits it.
+// DeleteSessions ends every session of a member and revokes their API tokens (log out
+// everywhere), and audits it.
 func (db *DB) DeleteSessions(ctx context.Context, memberID int64, ip string) error {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
@@ -267,8 +245,12 @@ func (db *DB) DeleteSessions(ctx context.Context, memberID int64, ip string) err
 	if err != nil {
 		return fmt.Errorf("postgres: delete sessions: %w", err)
 	}
+	revoked, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL`, memberID)
+	if err != nil {
+		return fmt.Errorf("postgres: delete sessions: %w", err)
+	}
 	if err := insertAudit(ctx, tx, auditRow{actor: &memberID, action: auth.AuditLogoutAll, ip: ip,
-		details: map[string]any{"sessions": tag.RowsAffected()}}); err != nil {
+		details: map[string]any{"sessions": tag.RowsAffected(), "api_tokens": revoked.RowsAffected()}}); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
@@ -307,7 +289,8 @@ func (db *DB) RequestPasswordReset(ctx context.Context, email string, tokenHash 
 }
 
 // ConfirmPasswordReset sets a new password with a reset token, once, before it expires,
-// and ends every session of the member. A bad or used token is ErrInvalid.
+// ends every session of the member and revokes their API tokens: whoever held the old
+// password may have minted one. A bad or used token is ErrInvalid.
 func (db *DB) ConfirmPasswordReset(ctx context.Context, tokenHash []byte, newHash, ip string) error {
 	return db.asSystem(ctx, func(tx pgx.Tx) error {
 		var id int64
@@ -324,12 +307,13 @@ func (db *DB) ConfirmPasswordReset(ctx context.Context, tokenHash []byte, newHas
 			id, newHash).Scan(&email); err != nil {
 			return fmt.Errorf("postgres: password reset: %w", translate(err))
 		}
-		for _, q := range []string{`DELETE FROM sessions WHERE member_id = $1`, `DELETE FROM password_resets WHERE member_id = $1`} {
+		for _, q := range []string{`DELETE FROM sessions WHERE member_id = $1`, `DELETE FROM password_resets WHERE member_id = $1`,
+			`UPDATE api_tokens SET revoked_at = now() WHERE member_id = $1 AND revoked_at IS NULL`} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
 				return fmt.Errorf("postgres: password reset: %w", err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, accountKey(email)); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM throttle WHERE key = $1`, AccountThrottleKey(email)); err != nil {
 			return fmt.Errorf("postgres: password reset: %w", err)
 		}
 		return insertAudit(ctx, tx, auditRow{actor: &id, action: auth.AuditPasswordReset, target: &id, ip: ip})
@@ -441,17 +425,29 @@ func (db *DB) Member(ctx context.Context, viewer, id int64) (auth.Summary, error
 	return s, nil
 }
 
+// contactConsentSQL is true for members whose latest answer to being contacted by
+// their section is yes; no answer is no.
+const contactConsentSQL = `coalesce((SELECT c.granted FROM consents c WHERE c.member_id = m.id AND c.purpose = '` +
+	auth.PurposeSectionContact + `' ORDER BY c.at DESC, c.id DESC LIMIT 1), false)`
+
 // RevealContact returns, as viewer, a member's contact details and audits the reveal in
-// the same transaction: no audit row, no reveal.
+// the same transaction: no audit row, no reveal. A member who has not consented to
+// being contacted by the party is refused (ErrForbidden), and nothing is audited.
 func (db *DB) RevealContact(ctx context.Context, viewer, id int64, ip string) (auth.Contact, error) {
 	c := auth.Contact{ID: id}
 	err := db.asMember(ctx, viewer, func(tx pgx.Tx) error {
 		var terr int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(email, ''), coalesce(phone, ''), coalesce(address, ''), territory_id
-			FROM members WHERE id = $1 AND erased_at IS NULL`, id).Scan(&c.Email, &c.Phone, &c.Address, &terr); err != nil {
+		var consented bool
+		if err := tx.QueryRow(ctx, `SELECT coalesce(m.email, ''), coalesce(m.phone, ''), coalesce(m.address, ''), m.territory_id, `+
+			contactConsentSQL+` FROM members m WHERE m.id = $1 AND m.erased_at IS NULL`, id).Scan(&c.Email, &c.Phone, &c.Address, &terr, &consented); err != nil {
 			return translate(err)
 		}
-		return insertAudit(ctx, tx, auditRow{actor: &viewer, action: auth.AuditContactReveal, target: &id, territory: &terr, ip: ip})
+		if !consented {
+			return fmt.Errorf("ce membre n'a pas accepté d'être contacté par le parti: %w", errs.ErrForbidden)
+		}
+		role := auth.BestRole(grantsOf(ctx, tx, viewer))
+		return insertAudit(ctx, tx, auditRow{actor: &viewer, action: auth.AuditContactReveal, target: &id, territory: &terr, ip: ip,
+			details: map[string]any{"actor_role": role}})
 	})
 	if err != nil {
 		return auth.Contact{}, fmt.Errorf("postgres: contact of member %d: %w", id, err)
@@ -464,22 +460,30 @@ func (db *DB) RevealContact(ctx context.Context, viewer, id int64, ip string) (a
 func (db *DB) ExportMembers(ctx context.Context, viewer, under int64, withContact bool, ip string) ([]auth.Profile, error) {
 	var out []auth.Profile
 	err := db.asMember(ctx, viewer, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+profileColumns+` FROM members m
+		rows, err := tx.Query(ctx, `SELECT `+profileColumns+`, `+contactConsentSQL+` FROM members m
 			JOIN territories t ON t.id = m.territory_id
 			WHERE $1 = ANY (t.ancestors) AND m.erased_at IS NULL ORDER BY m.last_name, m.first_name, m.id`, under)
 		if err != nil {
 			return err
 		}
-		if out, err = pgx.CollectRows(rows, scanProfile); err != nil {
+		contacts := 0
+		if out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.Profile, error) {
+			var p auth.Profile
+			var consented bool
+			err := r.Scan(&p.ID, &p.Email, &p.FirstName, &p.LastName, &p.Phone, &p.Address, &p.TerritoryID,
+				&p.Status, &p.CreatedAt, &p.ErasedAt, &consented)
+			// Contact details only of members who agreed to be contacted.
+			if !withContact || !consented {
+				p.Email, p.Phone, p.Address = "", "", ""
+			} else {
+				contacts++
+			}
+			return p, err
+		}); err != nil {
 			return err
 		}
-		if !withContact {
-			for i := range out {
-				out[i].Email, out[i].Phone, out[i].Address = "", "", ""
-			}
-		}
 		return insertAudit(ctx, tx, auditRow{actor: &viewer, action: auth.AuditMemberExport, territory: &under, ip: ip,
-			details: map[string]any{"rows": len(out), "contact": withContact}})
+			details: map[string]any{"rows": len(out), "contact": withContact, "contacts": contacts}})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: export members: %w", err)
@@ -612,6 +616,19 @@ func (db *DB) ExportMemberData(ctx context.Context, id int64, ip string) (auth.D
 		if x.Audit, err = pgx.CollectRows(rows, scanAudit); err != nil {
 			return err
 		}
+		// Who looked at them is theirs to know, but as a role ("secrétaire de section"),
+		// not the officer's IP address, which is the officer's personal data.
+		for i, e := range x.Audit {
+			if e.ActorID == nil || *e.ActorID == id {
+				continue
+			}
+			x.Audit[i].IP = ""
+			if r, ok := e.Details["actor_role"].(string); ok && auth.Role(r).Valid() {
+				x.Audit[i].ActorRole = auth.Role(r).Label()
+			} else if r := auth.BestRole(grantsOf(ctx, tx, *e.ActorID)); r != "" {
+				x.Audit[i].ActorRole = r.Label()
+			}
+		}
 		return insertAudit(ctx, tx, auditRow{actor: &id, action: auth.AuditSelfExport, target: &id, ip: ip})
 	})
 	if err != nil {
@@ -647,10 +664,13 @@ func (db *DB) EraseMember(ctx context.Context, id int64, ip string) error {
 				return fmt.Errorf("postgres: erase member %d: %w", id, err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE lower(to_addr) = lower($1)`, email); err != nil {
+		// Mail to them or about them: the address, reset links, sign-up notices.
+		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE lower(to_addr) = lower($1)
+			OR strpos(lower(body), lower($1)) > 0 OR strpos(lower(subject), lower($1)) > 0`, email); err != nil {
 			return fmt.Errorf("postgres: erase member %d: %w", id, err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, accountKey(email)); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM throttle WHERE key = ANY ($1)`,
+			[]string{AccountThrottleKey(email), ResetThrottleKey(email)}); err != nil {
 			return fmt.Errorf("postgres: erase member %d: %w", id, err)
 		}
 		return insertAudit(ctx, tx, auditRow{actor: &id, action: auth.AuditErase, target: &id, ip: ip})
@@ -751,20 +771,29 @@ func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return nil
 }
 
-const apiTokensSQL = `SELECT id, member_id, name, created_at, expires_at, revoked_at, last_used_at
+const apiTokensSQL = `SELECT id, member_id, name, scopes, created_at, expires_at, revoked_at, last_used_at
 FROM api_tokens WHERE member_id = $1 ORDER BY id`
 
 func scanAPIToken(r pgx.CollectableRow) (auth.APIToken, error) {
 	var t auth.APIToken
-	return t, r.Scan(&t.ID, &t.MemberID, &t.Name, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt, &t.LastUsedAt)
+	return t, r.Scan(&t.ID, &t.MemberID, &t.Name, &t.Scopes, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt, &t.LastUsedAt)
 }
 
-// CreateAPIToken stores the hash of a new API token of member and audits it.
-func (db *DB) CreateAPIToken(ctx context.Context, memberID int64, name string, hash []byte, expires time.Time, ip string) (auth.APIToken, error) {
+// CreateAPIToken stores the hash of a new API token of member, limited to scopes
+// (read only when none is given), and audits it.
+func (db *DB) CreateAPIToken(ctx context.Context, memberID int64, name string, scopes []auth.Scope, hash []byte, expires time.Time, ip string) (auth.APIToken, error) {
 	var t auth.APIToken
+	if len(scopes) == 0 {
+		scopes = []auth.Scope{auth.ScopeRead}
+	}
+	for _, s := range scopes {
+		if !s.Valid() {
+			return t, fmt.Errorf("scope %q: %w", s, errs.ErrInvalid)
+		}
+	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `INSERT INTO api_tokens (member_id, name, token_hash, expires_at) VALUES ($1, $2, $3, $4)
-			RETURNING id, member_id, name, created_at, expires_at, revoked_at, last_used_at`, memberID, name, hash, expires)
+		rows, err := tx.Query(ctx, `INSERT INTO api_tokens (member_id, name, token_hash, expires_at, scopes) VALUES ($1, $2, $3, $4, $5)
+			RETURNING id, member_id, name, scopes, created_at, expires_at, revoked_at, last_used_at`, memberID, name, hash, expires, scopes)
 		if err != nil {
 			return fmt.Errorf("postgres: api token: %w", err)
 		}
@@ -772,7 +801,7 @@ func (db *DB) CreateAPIToken(ctx context.Context, memberID int64, name string, h
 			return fmt.Errorf("postgres: api token: %w", translate(err))
 		}
 		return insertAudit(ctx, tx, auditRow{actor: &memberID, action: auth.AuditTokenCreate, ip: ip,
-			details: map[string]any{"token_id": t.ID, "expires_at": expires}})
+			details: map[string]any{"token_id": t.ID, "expires_at": expires, "scopes": scopes}})
 	})
 	return t, err
 }
@@ -802,5 +831,38 @@ func (db *DB) RevokeAPIToken(ctx context.Context, memberID, id int64, ip string)
 		}
 		return insertAudit(ctx, tx, auditRow{actor: &memberID, action: auth.AuditTokenRevoke, ip: ip,
 			details: map[string]any{"token_id": id}})
+	})
+}
+
+// grantsOf returns a member's grants inside tx; a failed read is no grant, as it only
+// labels audit entries.
+func grantsOf(ctx context.Context, tx pgx.Tx, id int64) []auth.Grant {
+	rows, err := tx.Query(ctx, grantsSQL, id, nil)
+	if err != nil {
+		return nil
+	}
+	gs, _ := pgx.CollectRows(rows, scanGrant)
+	return gs
+}
+
+// NotifyAccountHolder queues the message compose writes to the live account with
+// email, if any, and does nothing otherwise: a sign-up with a registered address
+// answers like any other and tells the owner instead.
+func (db *DB) NotifyAccountHolder(ctx context.Context, email string, compose func(p auth.Profile) mail.Message) error {
+	return db.asSystem(ctx, func(tx pgx.Tx) error {
+		var p auth.Profile
+		err := tx.QueryRow(ctx, `SELECT id, email, first_name, last_name FROM members
+			WHERE lower(email) = lower($1) AND erased_at IS NULL`, email).Scan(&p.ID, &p.Email, &p.FirstName, &p.LastName)
+		if translate(err) == errs.ErrNotFound {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: notify account: %w", err)
+		}
+		m := compose(p)
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (to_addr, subject, body) VALUES ($1, $2, $3)`, m.To, m.Subject, m.Body); err != nil {
+			return fmt.Errorf("postgres: notify account: %w", err)
+		}
+		return nil
 	})
 }

@@ -49,7 +49,7 @@ func newWorld(t *testing.T) world {
 	add := func(email string, terr int64) int64 {
 		id, err := db.SignUp(ctx, auth.SignUp{Email: email, PasswordHash: "x", FirstName: "Prénom", LastName: email,
 			Phone: "0600000000", Address: "1 rue de la Paix", TerritoryID: terr,
-			Consents: []auth.Consent{{Purpose: "newsletter", Granted: true}}})
+			Consents: []auth.Consent{{Purpose: "newsletter", Granted: true}, {Purpose: auth.PurposeSectionContact, Granted: true}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,6 +206,56 @@ func TestDB_RowLevelSecurity(t *testing.T) {
 	}
 }
 
+// TestDB_ContactFollowsConsent: contact details of a member who withdrew (or never gave)
+// consent to being contacted are refused and left out of member exports.
+func TestDB_ContactFollowsConsent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t)
+	if err := w.db.AddConsents(ctx, w.alice, []auth.Consent{{Purpose: auth.PurposeSectionContact, Granted: false}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.db.RevealContact(ctx, w.secAntony, w.alice, ""); !errors.Is(err, errs.ErrForbidden) {
+		t.Errorf("reveal after withdrawal = %v, want ErrForbidden", err)
+	}
+	none, err := w.db.SignUp(ctx, auth.SignUp{Email: "muet@example.org", PasswordHash: "x", FirstName: "M", LastName: "Z",
+		Phone: "0611111111", TerritoryID: w.antony.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.db.RevealContact(ctx, w.secAntony, none, ""); !errors.Is(err, errs.ErrForbidden) {
+		t.Errorf("reveal without any answer = %v, want ErrForbidden", err)
+	}
+	if n := pgtest.QueryFloat(t, w.url, `SELECT count(*)::float8 FROM audit_log WHERE action = 'member.contact_reveal'`); n != 0 {
+		t.Errorf("%v refused reveals audited as reveals", n)
+	}
+	// An export with contact permission carries contact details of those who consented only.
+	admin, err := w.db.SignUp(ctx, auth.SignUp{Email: "adm@example.org", PasswordHash: "x", FirstName: "A", LastName: "D", TerritoryID: w.antony.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, _ := w.db.NationalTerritory(ctx)
+	if _, err := w.db.CreateGrant(ctx, auth.Grant{MemberID: admin, TerritoryID: fr.ID, Role: auth.RoleAdmin}, ""); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := w.db.ExportMembers(ctx, admin, w.antony.ID, true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		withContact := p.Email != "" || p.Phone != ""
+		if consented := p.ID == w.secAntony; withContact != consented {
+			t.Errorf("member %d exported with contact %v, want %v", p.ID, withContact, consented)
+		}
+	}
+	if err := w.db.AddConsents(ctx, w.alice, []auth.Consent{{Purpose: auth.PurposeSectionContact, Granted: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := w.db.RevealContact(ctx, w.secAntony, w.alice, ""); err != nil || c.Email != "alice@example.org" {
+		t.Errorf("reveal after consent = %+v, %v", c, err)
+	}
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func ptr[T any](v T) *T { return &v }
@@ -325,18 +375,38 @@ func TestDB_ExportAndErase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
-	if _, err := w.db.RevealContact(ctx, w.secAntony, w.alice, ""); err != nil {
+	if _, err := w.db.RevealContact(ctx, w.secAntony, w.alice, "198.51.100.77"); err != nil {
 		t.Fatal(err)
 	}
 	x, err := w.db.ExportMemberData(ctx, w.alice, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Profile.Email != "alice@example.org" || len(x.Consents) != 1 || len(x.Grants) != 1 || len(x.Audit) != 1 {
+	if x.Profile.Email != "alice@example.org" || len(x.Consents) != 2 || len(x.Grants) != 1 || len(x.Audit) != 1 {
 		t.Fatalf("export = %+v", x)
+	}
+	// Who looked at her shows as a role, not as the secretary's IP address.
+	if a := x.Audit[0]; a.IP != "" || a.ActorRole != "secrétaire de section" {
+		t.Errorf("reveal in the export: ip %q, role %q; want no IP and the secretary's role", a.IP, a.ActorRole)
+	}
+	// Mail to her, and mail about her, goes with her.
+	compose := func(p auth.Profile) mail.Message {
+		return mail.Message{To: p.Email, Subject: "Réinitialisation", Body: "lien secret"}
+	}
+	_, hash := auth.NewToken()
+	if err := w.db.RequestPasswordReset(ctx, "alice@example.org", hash, time.Now().Add(time.Hour), "", compose); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.NotifyAccountHolder(ctx, "sec@example.org", func(p auth.Profile) mail.Message {
+		return mail.Message{To: p.Email, Subject: "Nouvelle inscription", Body: "alice@example.org s'est inscrite"}
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if err := w.db.EraseMember(ctx, w.alice, ""); err != nil {
 		t.Fatal(err)
+	}
+	if n := pgtest.QueryFloat(t, w.url, `SELECT count(*)::float8 FROM outbox WHERE strpos(to_addr || body, 'alice@example.org') > 0`); n != 0 {
+		t.Errorf("%v outbox rows still name the erased member", n)
 	}
 	if _, _, err := w.db.Credentials(ctx, "alice@example.org"); !errors.Is(err, errs.ErrNotFound) {
 		t.Errorf("erased member can still log in: %v", err)
@@ -362,22 +432,6 @@ func TestDB_ExportAndErase(t *testing.T) {
 	// The e-mail is free again.
 	if _, err := w.db.SignUp(ctx, auth.SignUp{Email: "alice@example.org", PasswordHash: "x", FirstName: "A", LastName: "B", TerritoryID: w.antony.ID}); err != nil {
 		t.Errorf("sign-up with an erased member's e-mail: %v", err)
-	}
-}
-
-func TestDB_LoginFailures(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	w := newWorld(t)
-	for range 3 {
-		if err := w.db.RecordLoginFailure(ctx, "Alice@example.org", "192.0.2.7", &w.alice, "bad"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.db.RecordLoginFailure(ctx, "other@example.org", "192.0.2.7", nil, "bad")
-	a, ip, err := w.db.LoginFailures(ctx, "alice@example.org", "192.0.2.7", time.Now().Add(-time.Minute))
-	if err != nil || a != 3 || ip != 4 {
-		t.Fatalf("LoginFailures = %d, %d, %v; want 3, 4", a, ip, err)
 	}
 }
 
