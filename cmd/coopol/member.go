@@ -123,9 +123,17 @@ func mailSender(getenv func(string) string) mail.Sender {
 	if addr := getenv("COOPOL_SMTP_ADDR"); addr != "" {
 		return mail.SMTPSender{Addr: addr, From: from, Username: getenv("COOPOL_SMTP_USER"), Password: getenv("COOPOL_SMTP_PASSWORD")}
 	}
-	dir := getenv("COOPOL_MAIL_DIR")
-	if dir == "" {
-		dir = ".data/mail"
+	return mail.FileSender{Dir: mailDir(getenv), From: from}
+}
+
+// mailDir is where the development sender writes, "" when mail goes by SMTP: erasure
+// deletes a member's files there.
+func mailDir(getenv func(string) string) string {
+	if getenv("COOPOL_SMTP_ADDR") != "" {
+		return ""
 	}
-	return mail.FileSender{Dir: dir, From: from}
+	if dir := getenv("COOPOL_MAIL_DIR"); dir != "" {
+		return dir
+	}
+	return ".data/mail"
 }

@@ -47,7 +47,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	go mail.Relay(ctx, log, db, mailSender(getenv), 10*time.Second)
 	handler := server.New(server.Deps{Logger: log, Store: db, Web: static, Members: db,
-		Hasher: auth.NewHasher(auth.DefaultParams(), 4), TrustProxy: *trustProxy, BaseURL: *baseURL,
+		Hasher: auth.NewHasher(auth.DefaultParams(), 4), TrustProxy: *trustProxy, BaseURL: *baseURL, MailDir: mailDir(getenv),
 		Tiles: tiles.NewEngine(db, tiles.Options{Logger: log}), Cross: db})
 	// Listen here: errors surface now, and tests can pass 127.0.0.1:0.
 	ln, err := net.Listen("tcp", *addr)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net"
@@ -154,4 +155,41 @@ func format(from string, m Message) []byte {
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
 	b.WriteString(strings.ReplaceAll(m.Body, "\n", "\r\n"))
 	return []byte(b.String())
+}
+
+// PurgeFiles deletes the .eml files in dir that mention addr (in a header or the body,
+// case-insensitively) and returns how many it deleted: an erased member's address and
+// reset links must not outlive the erasure in the development sender's directory. A
+// missing dir holds nothing.
+func PurgeFiles(dir, addr string) (int, error) {
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	if dir == "" || addr == "" {
+		return 0, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("mail: purge: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".eml") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return n, fmt.Errorf("mail: purge: %w", err)
+		}
+		if !strings.Contains(strings.ToLower(string(b)), addr) {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, fmt.Errorf("mail: purge: %w", err)
+		}
+		n++
+	}
+	return n, nil
 }

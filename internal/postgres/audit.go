@@ -106,3 +106,17 @@ func prefixed(alias, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// AuditEach writes several entries in one transaction, all or none: a request touching
+// several territories is on record in each.
+func (db *DB) AuditEach(ctx context.Context, es []auth.AuditEntry) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		for _, e := range es {
+			if err := insertAudit(ctx, tx, auditRow{actor: e.ActorID, action: e.Action, target: e.TargetID,
+				territory: e.TerritoryID, ip: e.IP, details: e.Details}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -378,3 +378,36 @@ func ensureArea(ctx context.Context, tx pgx.Tx, id int64, a territory.Area) erro
 	}
 	return addAreas(ctx, tx, id, []territory.Area{a})
 }
+
+// ScopeTerritories returns the territories a set of areas and départements falls in,
+// each once: for an area the section covering the bureau or the whole commune, else
+// the fédération of its département, else the national territory; for a département
+// its fédération, else the national territory. A request touching them is authorised
+// on each.
+func (db *DB) ScopeTerritories(ctx context.Context, areas []territory.Area, depts []string) ([]territory.Territory, error) {
+	communes, bureaux := make([]string, 0, len(areas)), make([]string, 0, len(areas))
+	for _, a := range areas {
+		communes, bureaux = append(communes, a.Commune), append(bureaux, a.Bureau)
+	}
+	rows, err := db.pool.Query(ctx, `WITH resolved AS (
+		SELECT coalesce(
+			(SELECT a.territory_id FROM territory_areas a WHERE a.commune = i.commune
+				AND (a.bureau IS NULL OR a.bureau = NULLIF(i.bureau, '')) ORDER BY a.bureau NULLS LAST LIMIT 1),
+			(SELECT t.id FROM territories t WHERE t.kind = 'federation' AND t.code = coopol_commune_dept(i.commune)),
+			(SELECT t.id FROM territories t WHERE t.kind = 'national')) AS id
+		FROM unnest($1::text[], $2::text[]) AS i (commune, bureau)
+		UNION
+		SELECT coalesce(
+			(SELECT t.id FROM territories t WHERE t.kind = 'federation' AND t.code = d.dept),
+			(SELECT t.id FROM territories t WHERE t.kind = 'national'))
+		FROM unnest($3::text[]) AS d (dept))
+	SELECT `+territoryColumns+` FROM territories WHERE id IN (SELECT id FROM resolved) ORDER BY id`, communes, bureaux, depts)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: scope territories: %w", err)
+	}
+	ts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (territory.Territory, error) { return scanTerritory(r) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: scope territories: %w", err)
+	}
+	return ts, nil
+}

@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,12 +66,23 @@ func parseSignUp(r *http.Request) (auth.SignUp, territory.Area, error) {
 	return s, area, nil
 }
 
+// signUpStatus is the one answer of a sign-up, whether or not the address already had
+// an account: telling them apart would reveal who belongs to the party.
+const signUpStatus = "inscription enregistrée : un e-mail vous a été envoyé si nécessaire ; connectez-vous avec votre adresse et votre mot de passe"
+
 // handleSignUp creates a sympathisant account in the section covering their commune
-// (national when none does). It does not sign in: the member logs in next.
+// (national when none does). It does not sign in: the member logs in next. A registered
+// address gets the same 202 and its owner an e-mail saying someone tried. Throttled per
+// IP.
 func handleSignUp(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, area, err := parseSignUp(r)
 		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		ip := clientIP(r, d.TrustProxy)
+		if err := claim(w, r, d, postgres.ThrottleKey{Key: postgres.SignUpIPThrottleKey(ip), Limit: d.Throttle.IPLimit}); err != nil {
 			respondError(w, r, d.Logger, err)
 			return
 		}
@@ -94,15 +107,55 @@ func handleSignUp(d Deps) http.HandlerFunc {
 			return
 		}
 		id, err := d.Members.SignUp(r.Context(), s)
-		if err != nil {
-			if errors.Is(err, errs.ErrConflict) {
-				err = fmt.Errorf("un compte existe déjà avec cette adresse: %w", errs.ErrConflict)
+		switch {
+		case errors.Is(err, errs.ErrConflict):
+			compose := func(p auth.Profile) mail.Message {
+				return mail.Message{To: p.Email, Subject: "Tentative d'inscription avec votre adresse",
+					Body: fmt.Sprintf("Bonjour %s,\n\nQuelqu'un a essayé de créer un compte coopol avec votre adresse, qui en a déjà un.\n"+
+						"Si c'était vous, connectez-vous : %s\nSi vous avez oublié votre mot de passe, réinitialisez-le depuis la page de connexion.\n"+
+						"Sinon, ignorez ce message : votre compte n'a pas changé.\n", p.FirstName, d.BaseURL)}
 			}
+			if err := d.Members.NotifyAccountHolder(r.Context(), s.Email, compose); err != nil {
+				respondError(w, r, d.Logger, err)
+				return
+			}
+		case err != nil:
 			respondError(w, r, d.Logger, err)
 			return
+		default:
+			d.Logger.InfoContext(r.Context(), "sign-up", "member_id", id, "territory_id", t.ID)
 		}
-		respondJSON(w, http.StatusCreated, map[string]any{"id": id, "territory_id": t.ID})
+		respondJSON(w, http.StatusAccepted, map[string]string{"status": signUpStatus})
 	}
+}
+
+// claim charges one attempt to keys (postgres.ClaimAttempt) and answers ErrThrottled,
+// with Retry-After, when the caller must wait.
+func claim(w http.ResponseWriter, r *http.Request, d Deps, keys ...postgres.ThrottleKey) error {
+	wait, err := d.Members.ClaimAttempt(r.Context(), d.Throttle.Window, d.Throttle.Cap(), keys...)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Round(time.Second).Seconds())))
+		return auth.ErrThrottled
+	}
+	return nil
+}
+
+// claimPasswordCheck charges a password check to the account and the IP, before the
+// password is hashed: of 40 concurrent guesses only the limit are checked. A refused
+// check is audited as a failed login.
+func claimPasswordCheck(w http.ResponseWriter, r *http.Request, d Deps, email, ip string) error {
+	err := claim(w, r, d, postgres.ThrottleKey{Key: postgres.AccountThrottleKey(email), Limit: d.Throttle.AccountLimit},
+		postgres.ThrottleKey{Key: postgres.IPThrottleKey(ip), Limit: d.Throttle.IPLimit})
+	if auth.IsThrottled(err) {
+		if aerr := d.Members.Audit(r.Context(), auth.AuditEntry{Action: auth.AuditLoginFailure, IP: ip,
+			Details: map[string]any{"reason": "throttled"}}); aerr != nil {
+			return aerr
+		}
+	}
+	return err
 }
 
 type loginRequest struct {
@@ -133,19 +186,8 @@ func handleLogin(d Deps) http.HandlerFunc {
 			return
 		}
 		ctx, ip := r.Context(), clientIP(r, d.TrustProxy)
-		acct, byIP, err := d.Members.LoginFailures(ctx, req.Email, ip, time.Now().Add(-d.Throttle.Window))
-		if err != nil {
+		if err := claimPasswordCheck(w, r, d, req.Email, ip); err != nil {
 			respondError(w, r, d.Logger, err)
-			return
-		}
-		if d.Throttle.Blocked(acct, byIP) {
-			if err := d.Members.Audit(ctx, auth.AuditEntry{Action: auth.AuditLoginFailure, IP: ip,
-				Details: map[string]any{"reason": "throttled"}}); err != nil {
-				respondError(w, r, d.Logger, err)
-				return
-			}
-			w.Header().Set("Retry-After", fmt.Sprint(int(d.Throttle.Window.Seconds())))
-			respondError(w, r, d.Logger, auth.ErrThrottled)
 			return
 		}
 		id, hash, err := d.Members.Credentials(ctx, req.Email)
@@ -163,7 +205,7 @@ func handleLogin(d Deps) http.HandlerFunc {
 			if id != 0 {
 				who = &id
 			}
-			if err := d.Members.RecordLoginFailure(ctx, req.Email, ip, who, "bad credentials"); err != nil {
+			if err := d.Members.RecordLoginFailure(ctx, who, ip, "bad credentials"); err != nil {
 				respondError(w, r, d.Logger, err)
 				return
 			}
@@ -179,13 +221,17 @@ func handleLogin(d Deps) http.HandlerFunc {
 		}
 		token, tokenHash := auth.NewToken()
 		s := postgres.Session{MemberID: id, TokenHash: tokenHash, ExpiresAt: time.Now().Add(sessionTTL), IP: ip,
-			UserAgent: r.UserAgent(), Email: req.Email}
+			UserAgent: r.UserAgent()}
 		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 			s.Replaces = auth.HashToken(c.Value)
 		}
 		if err := d.Members.CreateSession(ctx, s); err != nil {
 			respondError(w, r, d.Logger, err)
 			return
+		}
+		// A success clears the account's count and does not count against its IP.
+		if err := d.Members.ForgiveAttempt(ctx, []string{postgres.AccountThrottleKey(req.Email)}, []string{postgres.IPThrottleKey(ip)}); err != nil {
+			d.Logger.WarnContext(ctx, "throttle reset", "err", err)
 		}
 		setSessionCookies(w, r, token, s.ExpiresAt)
 		d.Logger.InfoContext(ctx, "login", "member_id", id)
@@ -240,7 +286,9 @@ type resetRequest struct {
 }
 
 // handlePasswordReset queues a reset link by e-mail. It answers 202 whether or not the
-// address has an account, so it cannot be used to find members.
+// address has an account, so it cannot be used to find members. Throttled per IP (429)
+// and per address: past its limit an address gets the same 202 and no more mail, so
+// nobody can flood a mailbox, nor learn anything from the answer.
 func handlePasswordReset(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req resetRequest
@@ -253,17 +301,33 @@ func handlePasswordReset(d Deps) http.HandlerFunc {
 			respondError(w, r, d.Logger, err)
 			return
 		}
+		ip := clientIP(r, d.TrustProxy)
+		if err := claim(w, r, d, postgres.ThrottleKey{Key: postgres.ResetIPThrottleKey(ip), Limit: d.Throttle.IPLimit}); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		accepted := map[string]string{"status": "si un compte existe, un e-mail a été envoyé"}
+		wait, err := d.Members.ClaimAttempt(r.Context(), d.Throttle.Window, d.Throttle.Cap(),
+			postgres.ThrottleKey{Key: postgres.ResetThrottleKey(email), Limit: d.Throttle.AccountLimit})
+		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if wait > 0 {
+			respondJSON(w, http.StatusAccepted, accepted)
+			return
+		}
 		token, hash := auth.NewToken()
 		compose := func(p auth.Profile) mail.Message {
 			return mail.Message{To: p.Email, Subject: "Réinitialisation de votre mot de passe coopol",
 				Body: fmt.Sprintf("Bonjour %s,\n\nPour choisir un nouveau mot de passe, ouvrez ce lien dans les 30 minutes :\n%s/reinitialiser#%s\n\n"+
 					"Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste inchangé.\n", p.FirstName, d.BaseURL, token)}
 		}
-		if err := d.Members.RequestPasswordReset(r.Context(), email, hash, time.Now().Add(resetTTL), clientIP(r, d.TrustProxy), compose); err != nil {
+		if err := d.Members.RequestPasswordReset(r.Context(), email, hash, time.Now().Add(resetTTL), ip, compose); err != nil {
 			respondError(w, r, d.Logger, err)
 			return
 		}
-		respondJSON(w, http.StatusAccepted, map[string]string{"status": "si un compte existe, un e-mail a été envoyé"})
+		respondJSON(w, http.StatusAccepted, accepted)
 	}
 }
 
@@ -304,24 +368,50 @@ func handlePasswordResetConfirm(d Deps) http.HandlerFunc {
 }
 
 type tokenRequest struct {
-	Name      string `json:"name"`
-	ExpiresIn int    `json:"expires_in_days"`
+	Name      string       `json:"name"`
+	ExpiresIn int          `json:"expires_in_days"`
+	Scopes    []auth.Scope `json:"scopes"` // read, write, export; read alone when absent
 }
 
-func parseTokenRequest(r *http.Request) (string, time.Duration, error) {
+func parseTokenRequest(r *http.Request) (tokenRequest, time.Duration, error) {
 	var req tokenRequest
 	if err := decodeJSON(r.Body, &req); err != nil {
-		return "", 0, err
+		return req, 0, err
 	}
 	req.Name = strings.TrimSpace(req.Name)
 	if req.Name == "" || len(req.Name) > 100 {
-		return "", 0, fmt.Errorf("name: 1 to 100 characters: %w", errs.ErrInvalid)
+		return req, 0, fmt.Errorf("name: 1 to 100 characters: %w", errs.ErrInvalid)
 	}
 	ttl := time.Duration(req.ExpiresIn) * 24 * time.Hour
 	if req.ExpiresIn <= 0 || ttl > maxAPITokenTTL {
-		return "", 0, fmt.Errorf("expires_in_days: 1 to 366: %w", errs.ErrInvalid)
+		return req, 0, fmt.Errorf("expires_in_days: 1 to 366: %w", errs.ErrInvalid)
 	}
-	return req.Name, ttl, nil
+	if len(req.Scopes) == 0 {
+		req.Scopes = []auth.Scope{auth.ScopeRead}
+	}
+	slices.Sort(req.Scopes)
+	req.Scopes = slices.Compact(req.Scopes)
+	for _, s := range req.Scopes {
+		if !s.Valid() {
+			return req, 0, fmt.Errorf("scope %q: read, write or export: %w", s, errs.ErrInvalid)
+		}
+	}
+	return req, ttl, nil
+}
+
+// tokenScope refuses an API token whose scopes do not cover the method: read for GET,
+// write for changes. Export scope is checked by auth.Authorize with the export
+// permissions. Sessions pass.
+func tokenScope(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := auth.RequireScope(auth.MemberFrom(r.Context()), auth.ScopeForMethod(r.Method)); err != nil {
+				respondError(w, r, log, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // handleTokenCreate issues an API token, shown once. Only a browser session may issue
@@ -333,13 +423,13 @@ func handleTokenCreate(d Deps) http.HandlerFunc {
 			respondError(w, r, d.Logger, fmt.Errorf("API tokens are created from a browser session: %w", errs.ErrForbidden))
 			return
 		}
-		name, ttl, err := parseTokenRequest(r)
+		req, ttl, err := parseTokenRequest(r)
 		if err != nil {
 			respondError(w, r, d.Logger, err)
 			return
 		}
 		secret, hash := auth.NewAPIToken()
-		t, err := d.Members.CreateAPIToken(r.Context(), m.ID, name, hash, time.Now().Add(ttl), clientIP(r, d.TrustProxy))
+		t, err := d.Members.CreateAPIToken(r.Context(), m.ID, req.Name, req.Scopes, hash, time.Now().Add(ttl), clientIP(r, d.TrustProxy))
 		if err != nil {
 			respondError(w, r, d.Logger, err)
 			return
@@ -348,6 +438,7 @@ func handleTokenCreate(d Deps) http.HandlerFunc {
 	}
 }
 
+// handleTokens lists the caller's API tokens with their scopes, never their secrets.
 func handleTokens(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ts, err := d.Members.APITokens(r.Context(), auth.MemberFrom(r.Context()).ID)

@@ -33,6 +33,8 @@ type fixture struct {
 	terr   map[string]territory.Territory
 	target int64 // a member of Antony
 	n      atomic.Int64
+	// mailDir is the development sender's directory the server purges on erasure.
+	mailDir string
 }
 
 func newFixture(t *testing.T, th auth.Throttle) *fixture {
@@ -43,7 +45,7 @@ func newFixture(t *testing.T, th auth.Throttle) *fixture {
 		t.Fatal(err)
 	}
 	hasher := auth.NewHasher(auth.Params{Memory: 64, Time: 1, Threads: 1}, 4)
-	f := &fixture{t: t, db: db, url: url, hasher: hasher, terr: map[string]territory.Territory{}}
+	f := &fixture{t: t, db: db, url: url, hasher: hasher, terr: map[string]territory.Territory{}, mailDir: t.TempDir()}
 	var err error
 	if f.hash, err = hasher.Hash(ctx, testPassword); err != nil {
 		t.Fatal(err)
@@ -54,20 +56,20 @@ func newFixture(t *testing.T, th auth.Throttle) *fixture {
 		}
 	}
 	f.h = New(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: db, Members: db,
-		Hasher: hasher, Throttle: th, BaseURL: "http://coopol.test", Cross: db})
+		Hasher: hasher, Throttle: th, BaseURL: "http://coopol.test", Cross: db, MailDir: f.mailDir})
 	f.target = f.member("", "92002")
 	return f
 }
 
-// member creates a member in the section or fédération code with role (none when "")
-// and returns their id.
+// member creates a member in the section or fédération code with role (none when ""),
+// who consented to being contacted by their section, and returns their id.
 func (f *fixture) member(role auth.Role, code string) int64 {
 	f.t.Helper()
 	ctx := context.Background()
 	n := f.n.Add(1)
 	id, err := f.db.SignUp(ctx, auth.SignUp{Email: fmt.Sprintf("m%d@example.org", n), PasswordHash: f.hash,
 		FirstName: "Prénom", LastName: fmt.Sprintf("Nom%d", n), Phone: "0601020304", Address: "1 place de la Mairie",
-		TerritoryID: f.terr[code].ID})
+		TerritoryID: f.terr[code].ID, Consents: []auth.Consent{{Purpose: auth.PurposeSectionContact, Granted: true}}})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/coopol/coopol/internal/errs"
 	"github.com/coopol/coopol/internal/export"
 	"github.com/coopol/coopol/internal/postgres"
-	"github.com/coopol/coopol/internal/territory"
 )
 
 // CrossService serves bureau profiles, crosstabs, targeting and exports;
@@ -32,8 +31,8 @@ type CrossService interface {
 const crossTimeout = 30 * time.Second
 
 // addCrossRoutes mounts the bureau, crosstab, targeting and export endpoints; they sit
-// behind requireMember. Results and census aggregates are public data, so every member
-// may read them; a file leaving the system needs data.export.
+// behind requireMember. Reading them needs data.read (adhérents and above) on every
+// territory the request touches; a file leaving the system needs data.export.
 func addCrossRoutes(r chi.Router, d Deps) {
 	r.Get("/api/bureaux/{code}", handleBureauGet(d))
 	r.Get("/api/crosstab", handleCrosstab(d))
@@ -60,7 +59,12 @@ func handleBureauGet(d Deps) http.HandlerFunc {
 			respondError(w, r, d.Logger, err)
 			return
 		}
-		if err := (crosstab.Scope{Bureaux: []string{key}}).Validate(); err != nil {
+		s := crosstab.Scope{Bureaux: []string{key}}
+		if err := s.Validate(); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if _, err := authorizeScope(r, d, auth.PermDataRead, &s); err != nil {
 			respondError(w, r, d.Logger, err)
 			return
 		}
@@ -125,6 +129,10 @@ func handleCrosstab(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q, err := crosstabQuery(r)
 		if err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
+		if _, err := authorizeScope(r, d, auth.PermDataRead, &q.Scope); err != nil {
 			respondError(w, r, d.Logger, err)
 			return
 		}
@@ -248,6 +256,10 @@ func handleTargets(d Deps) http.HandlerFunc {
 			fail(err)
 			return
 		}
+		if _, err := authorizeScope(r, d, auth.PermDataRead, &q.Scope); err != nil {
+			fail(err)
+			return
+		}
 		limit, err1 := queryBounded(r, "limit", 100, 0, 100000)
 		vols, err2 := queryBounded(r, "volunteers", 0, 0, 100000)
 		leaf, err3 := queryBounded(r, "leaflets", 0, 0, 1e9)
@@ -268,44 +280,6 @@ func handleTargets(d Deps) http.HandlerFunc {
 		}
 		respondNaN(w, r, d, t)
 	}
-}
-
-// exportTerritory is the territory an export is authorised on: the section covering
-// the commune or bureaux, the fédération of the département, or the national territory
-// (a circonscription may straddle sections, so it needs the fédération).
-func exportTerritory(ctx context.Context, d Deps, s crosstab.Scope) (territory.Territory, error) {
-	commune, dept := s.Commune, s.Dept
-	if len(s.Bureaux) > 0 {
-		commune = strings.SplitN(s.Bureaux[0], "_", 2)[0]
-		for _, b := range s.Bureaux {
-			if !strings.HasPrefix(b, commune+"_") {
-				commune, dept = "", territory.Dept(commune)
-				break
-			}
-		}
-	}
-	if s.Circonscription != "" {
-		dept = s.Circonscription[:len(s.Circonscription)-2]
-	}
-	if commune != "" {
-		if t, err := d.Members.SectionFor(ctx, territory.Area{Commune: commune}); err == nil {
-			return t, nil
-		}
-		dept = territory.Dept(commune)
-	}
-	if dept != "" {
-		k := territory.Federation
-		ts, err := d.Members.Territories(ctx, territory.Filter{Kind: &k})
-		if err != nil {
-			return territory.Territory{}, err
-		}
-		for _, t := range ts {
-			if t.Code == dept {
-				return t, nil
-			}
-		}
-	}
-	return d.Members.NationalTerritory(ctx)
 }
 
 func handleExportBureaux(d Deps) http.HandlerFunc {
@@ -371,12 +345,8 @@ func handleExportBureaux(d Deps) http.HandlerFunc {
 			fail(err)
 			return
 		}
-		t, err := exportTerritory(r.Context(), d, q.Scope)
+		ts, err := authorizeScope(r, d, auth.PermDataExport, &q.Scope)
 		if err != nil {
-			fail(err)
-			return
-		}
-		if err := auth.Authorize(m, auth.PermDataExport, t); err != nil {
 			fail(err)
 			return
 		}
@@ -386,9 +356,14 @@ func handleExportBureaux(d Deps) http.HandlerFunc {
 		for _, e := range q.Elections {
 			es = append(es, e.Scope())
 		}
-		if err := d.Members.Audit(r.Context(), auth.AuditEntry{ActorID: &m.ID, Action: export.AuditAction, TerritoryID: &t.ID,
-			IP: clientIP(r, d.TrustProxy), Details: map[string]any{"kind": "bureaux", "format": q.Format, "elections": es,
-				"scope": q.Scope, "min_population": q.MinPopulation, "via": "api"}}); err != nil {
+		// One entry per territory touched, so each territory's log shows the export.
+		audits := make([]auth.AuditEntry, 0, len(ts))
+		for _, t := range ts {
+			audits = append(audits, auth.AuditEntry{ActorID: &m.ID, Action: export.AuditAction, TerritoryID: &t.ID,
+				IP: clientIP(r, d.TrustProxy), Details: map[string]any{"kind": "bureaux", "format": q.Format, "elections": es,
+					"scope": q.Scope, "min_population": q.MinPopulation, "via": "api"}})
+		}
+		if err := d.Members.AuditEach(r.Context(), audits); err != nil {
 			fail(err)
 			return
 		}

@@ -59,7 +59,7 @@ func TestServer_Cross(t *testing.T) {
 	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &p) != nil || p.Code != "92002_0001" || len(p.Results) != 1 || p.Results[0].Inscrits != 1000 {
 		t.Errorf("profile: %d %s", w.Code, w.Body)
 	}
-	if w := f.do("GET", "/api/bureaux/99999_0001", "", member); w.Code != http.StatusNotFound {
+	if w := f.do("GET", "/api/bureaux/92002_9999", "", member); w.Code != http.StatusNotFound {
 		t.Errorf("unknown bureau: %d", w.Code)
 	}
 	for _, bad := range []string{"/api/crosstab?election=lg2024&indicator=nope", "/api/crosstab?election=x&indicator=share_60p",

@@ -21,8 +21,10 @@ type Members interface {
 	SignUp(ctx context.Context, s auth.SignUp) (int64, error)
 	Credentials(ctx context.Context, email string) (int64, string, error)
 	SetPassword(ctx context.Context, id int64, hash string) error
-	LoginFailures(ctx context.Context, email, ip string, since time.Time) (int, int, error)
-	RecordLoginFailure(ctx context.Context, email, ip string, memberID *int64, reason string) error
+	ClaimAttempt(ctx context.Context, window, maxDelay time.Duration, keys ...postgres.ThrottleKey) (time.Duration, error)
+	ForgiveAttempt(ctx context.Context, clear, refund []string) error
+	RecordLoginFailure(ctx context.Context, memberID *int64, ip, reason string) error
+	NotifyAccountHolder(ctx context.Context, email string, compose func(auth.Profile) mail.Message) error
 	CreateSession(ctx context.Context, s postgres.Session) error
 	SessionMember(ctx context.Context, tokenHash []byte) (*auth.Member, error)
 	TokenMember(ctx context.Context, tokenHash []byte) (*auth.Member, error)
@@ -31,6 +33,7 @@ type Members interface {
 	RequestPasswordReset(ctx context.Context, email string, tokenHash []byte, expires time.Time, ip string, compose func(auth.Profile) mail.Message) error
 	ConfirmPasswordReset(ctx context.Context, tokenHash []byte, newHash, ip string) error
 	Audit(ctx context.Context, e auth.AuditEntry) error
+	AuditEach(ctx context.Context, es []auth.AuditEntry) error
 	AuditEntries(ctx context.Context, f postgres.AuditFilter) ([]auth.AuditEntry, error)
 
 	Profile(ctx context.Context, id int64) (auth.Profile, error)
@@ -49,7 +52,7 @@ type Members interface {
 	Grant(ctx context.Context, id int64) (auth.Grant, error)
 	CreateGrant(ctx context.Context, g auth.Grant, ip string) (auth.Grant, error)
 	DeleteGrant(ctx context.Context, id int64, actor *int64, ip string) error
-	CreateAPIToken(ctx context.Context, memberID int64, name string, hash []byte, expires time.Time, ip string) (auth.APIToken, error)
+	CreateAPIToken(ctx context.Context, memberID int64, name string, scopes []auth.Scope, hash []byte, expires time.Time, ip string) (auth.APIToken, error)
 	APITokens(ctx context.Context, memberID int64) ([]auth.APIToken, error)
 	RevokeAPIToken(ctx context.Context, memberID, id int64, ip string) error
 
@@ -61,6 +64,7 @@ type Members interface {
 	AddTerritoryAreas(ctx context.Context, actorID *int64, id int64, areas []territory.Area) error
 	RemoveTerritoryArea(ctx context.Context, actorID *int64, id int64, a territory.Area) error
 	SectionFor(ctx context.Context, a territory.Area) (territory.Territory, error)
+	ScopeTerritories(ctx context.Context, areas []territory.Area, depts []string) ([]territory.Territory, error)
 }
 
 // pathID reads an integer path parameter; anything else is ErrInvalid.
@@ -218,6 +222,10 @@ func handleMeConsents(d Deps) http.HandlerFunc {
 func handleMeExport(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m := auth.MemberFrom(r.Context())
+		if err := auth.RequireScope(m, auth.ScopeExport); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
 		x, err := d.Members.ExportMemberData(r.Context(), m.ID, clientIP(r, d.TrustProxy))
 		if err != nil {
 			respondError(w, r, d.Logger, err)
@@ -233,7 +241,9 @@ type eraseRequest struct {
 }
 
 // handleMeErase erases the caller's account. It asks for the password again, so a
-// stolen session or a forgotten open laptop cannot erase an account.
+// stolen session or a forgotten open laptop cannot erase an account; that re-check is
+// throttled like a login (same counters), or it would be a password oracle. The
+// development sender's .eml files naming the member go too.
 func handleMeErase(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m := auth.MemberFrom(r.Context())
@@ -251,6 +261,11 @@ func handleMeErase(d Deps) http.HandlerFunc {
 			respondError(w, r, d.Logger, err)
 			return
 		}
+		ip := clientIP(r, d.TrustProxy)
+		if err := claimPasswordCheck(w, r, d, p.Email, ip); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
 		_, hash, err := d.Members.Credentials(r.Context(), p.Email)
 		if err != nil {
 			respondError(w, r, d.Logger, err)
@@ -262,12 +277,25 @@ func handleMeErase(d Deps) http.HandlerFunc {
 			return
 		}
 		if !ok {
+			if err := d.Members.RecordLoginFailure(r.Context(), &m.ID, ip, "erasure password re-check"); err != nil {
+				respondError(w, r, d.Logger, err)
+				return
+			}
 			respondError(w, r, d.Logger, fmt.Errorf("mot de passe incorrect: %w", errs.ErrForbidden))
 			return
 		}
-		if err := d.Members.EraseMember(r.Context(), m.ID, clientIP(r, d.TrustProxy)); err != nil {
+		if err := d.Members.EraseMember(r.Context(), m.ID, ip); err != nil {
 			respondError(w, r, d.Logger, err)
 			return
+		}
+		if err := d.Members.ForgiveAttempt(r.Context(), nil, []string{postgres.IPThrottleKey(ip)}); err != nil {
+			d.Logger.WarnContext(r.Context(), "throttle refund", "err", err)
+		}
+		if n, err := mail.PurgeFiles(d.MailDir, p.Email); err != nil {
+			// The account is erased; a file left behind is logged for the operator.
+			d.Logger.ErrorContext(r.Context(), "purge mail files of an erased member", "member_id", m.ID, "err", err)
+		} else if n > 0 {
+			d.Logger.InfoContext(r.Context(), "purged mail files of an erased member", "member_id", m.ID, "files", n)
 		}
 		clearSessionCookies(w, r)
 		w.WriteHeader(http.StatusNoContent)
@@ -367,7 +395,9 @@ func handleMember(d Deps) http.HandlerFunc {
 	}
 }
 
-// handleMemberContact reveals a member's contact details; the store audits each reveal.
+// handleMemberContact reveals a member's contact details; the store audits each reveal
+// and refuses members who did not consent to being contacted. POST: a reveal writes an
+// audit entry, and a cross-site link must not be able to forge one.
 func handleMemberContact(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := memberTarget(r, d, auth.PermMemberContact)

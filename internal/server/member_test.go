@@ -44,6 +44,7 @@ var (
 	officersOfA = []string{"secretary_A", "federal_92", "admin"}
 	managersOfA = []string{"federal_92", "admin"}
 	adminOnly   = []string{"admin"}
+	readersOfA  = []string{"adherent_A", "secretary_A", "federal_92", "analyst", "admin"}
 )
 
 // route is one row of the matrix: a request builder (run after the caller exists, so
@@ -90,7 +91,7 @@ func matrix(f *fixture) map[string]route {
 		"GET /api/members":              {officersOfA, fixed(fmt.Sprintf("/api/members?territory=%d", A), "")},
 		"GET /api/members/export":       {adminOnly, fixed(fmt.Sprintf("/api/members/export?territory=%d", A), "")},
 		"GET /api/members/{id}":         {officersOfA, fixed(fmt.Sprintf("/api/members/%d", f.target), "")},
-		"GET /api/members/{id}/contact": {officersOfA, fixed(fmt.Sprintf("/api/members/%d/contact", f.target), "")},
+		"POST /api/members/{id}/contact": {officersOfA, fixed(fmt.Sprintf("/api/members/%d/contact", f.target), "")},
 		"GET /api/territories":          {signedIn, fixed("/api/territories", "")},
 		"GET /api/territories/{id}":     {signedIn, fixed(fmt.Sprintf("/api/territories/%d", A), "")},
 		"POST /api/territories": {managersOfA, func(f *fixture, _ int64) (string, string) {
@@ -125,18 +126,19 @@ func matrix(f *fixture) map[string]route {
 				return "/api/tokens/1", ""
 			}
 			_, hash := auth.NewAPIToken()
-			tk, err := f.db.CreateAPIToken(context.Background(), caller, "t", hash, time.Now().Add(time.Hour), "")
+			tk, err := f.db.CreateAPIToken(context.Background(), caller, "t", nil, hash, time.Now().Add(time.Hour), "")
 			if err != nil {
 				f.t.Fatal(err)
 			}
 			return fmt.Sprintf("/api/tokens/%d", tk.ID), ""
 		}},
 		"GET /api/audit": {adminOnly, fixed("/api/audit", "")},
-		// crosstab.go: public aggregates for every member; exports need data.export.
-		"GET /api/bureaux/{code}":      {signedIn, seeded("/api/bureaux/92002_0001")},
-		"GET /api/crosstab":            {signedIn, seeded("/api/crosstab?election=lg2024&round=1&measure=nuance:UG&indicator=share_60p&quantiles=2")},
+		// crosstab.go: aggregates need data.read on the territory (adhérents and above, not
+		// sympathisants); exports need data.export.
+		"GET /api/bureaux/{code}":      {readersOfA, seeded("/api/bureaux/92002_0001")},
+		"GET /api/crosstab":            {readersOfA, seeded("/api/crosstab?election=lg2024&round=1&measure=nuance:UG&indicator=share_60p&quantiles=2&commune=92002")},
 		"GET /api/crosstab/indicators": {signedIn, fixed("/api/crosstab/indicators", "")},
-		"GET /api/targets":             {signedIn, seeded("/api/targets?election=lg2024&round=1&favourable=UG&volunteers=2&leaflets=1000")},
+		"GET /api/targets":             {readersOfA, seeded("/api/targets?election=lg2024&round=1&favourable=UG&volunteers=2&leaflets=1000&commune=92002")},
 		"GET /api/exports/bureaux":     {[]string{"analyst", "admin"}, seeded("/api/exports/bureaux?election=lg2024&round=1&format=csv")},
 	}
 }

@@ -20,7 +20,7 @@ func addRoutes(r chi.Router, d Deps) {
 			r.Post("/api/auth/password-reset", handlePasswordReset(d))
 			r.Post("/api/auth/password-reset/confirm", handlePasswordResetConfirm(d))
 			r.Group(func(r chi.Router) {
-				r.Use(requireMember(d.Logger), csrfToken(d.Logger))
+				r.Use(requireMember(d.Logger), csrfToken(d.Logger), tokenScope(d.Logger))
 				r.Post("/api/auth/logout", handleLogout(d))
 				r.Post("/api/auth/logout-all", handleLogoutAll(d))
 				r.Get("/api/me", handleMe(d))
@@ -31,7 +31,7 @@ func addRoutes(r chi.Router, d Deps) {
 				r.Get("/api/members", handleMembers(d))
 				r.Get("/api/members/export", handleMembersExport(d))
 				r.Get("/api/members/{id}", handleMember(d))
-				r.Get("/api/members/{id}/contact", handleMemberContact(d))
+				r.Post("/api/members/{id}/contact", handleMemberContact(d))
 				r.Get("/api/territories", handleTerritories(d))
 				r.Post("/api/territories", handleTerritoryCreate(d))
 				r.Get("/api/territories/{id}", handleTerritory(d))

@@ -35,7 +35,7 @@ func TestServer_CSRF(t *testing.T) {
 		return w.Code
 	}
 	apiTok, hash := auth.NewAPIToken()
-	if _, err := f.db.CreateAPIToken(context.Background(), id, "script", hash, time.Now().Add(time.Hour), ""); err != nil {
+	if _, err := f.db.CreateAPIToken(context.Background(), id, "script", []auth.Scope{auth.ScopeRead, auth.ScopeWrite}, hash, time.Now().Add(time.Hour), ""); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -174,7 +174,7 @@ func TestServer_SQLInjection(t *testing.T) {
 		q := urlEscape(p)
 		reqs := []struct{ method, path, body string }{
 			{"GET", "/api/members/" + q, ""},
-			{"GET", "/api/members/" + q + "/contact", ""},
+			{"POST", "/api/members/" + q + "/contact", ""},
 			{"GET", "/api/members?territory=" + q, ""},
 			{"GET", "/api/members?territory=1&limit=" + q, ""},
 			{"GET", "/api/members/export?territory=" + q, ""},
@@ -234,20 +234,20 @@ func TestServer_IDOR(t *testing.T) {
 	tok := f.session(secB)
 	inA := f.member(auth.RoleAdherent, "92002")
 	_, hash := auth.NewAPIToken()
-	tokA, err := f.db.CreateAPIToken(ctx, inA, "theirs", hash, time.Now().Add(time.Hour), "")
+	tokA, err := f.db.CreateAPIToken(ctx, inA, "theirs", nil, hash, time.Now().Add(time.Hour), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	grantsA, _ := f.db.Grants(ctx, postgres.GrantFilter{MemberID: &inA})
 	cases := []struct{ method, path, body string }{
 		{"GET", fmt.Sprintf("/api/members/%d", inA), ""},
-		{"GET", fmt.Sprintf("/api/members/%d/contact", inA), ""},
+		{"POST", fmt.Sprintf("/api/members/%d/contact", inA), ""},
 		{"GET", fmt.Sprintf("/api/members?territory=%d", f.terr["92002"].ID), ""},
 		{"GET", fmt.Sprintf("/api/members?territory=%d", f.terr["92"].ID), ""},
 		{"GET", fmt.Sprintf("/api/roles/grants?territory=%d", f.terr["92002"].ID), ""},
 		{"DELETE", fmt.Sprintf("/api/roles/grants/%d", grantsA[0].ID), ""},
 		{"DELETE", fmt.Sprintf("/api/tokens/%d", tokA.ID), ""},
-		{"GET", "/api/members/999999/contact", ""},
+		{"POST", "/api/members/999999/contact", ""},
 		// Granting in one's own section to a member of another is refused too.
 		{"POST", "/api/roles/grants", fmt.Sprintf(`{"member_id":%d,"territory_id":%d,"role":"adherent"}`, inA, f.terr["92007"].ID)},
 		// …and so is self-promotion.

@@ -40,6 +40,7 @@ type Deps struct {
 	Throttle   auth.Throttle // failed-login limits; zero means auth.DefaultThrottle
 	TrustProxy bool          // take the client IP from X-Forwarded-For (behind a reverse proxy)
 	BaseURL    string        // public URL of the app, for links in e-mails
+	MailDir    string        // the development sender's .eml directory, purged on erasure ("" with SMTP)
 
 	// Tiles serves vector tiles and indicator values; without it those routes are
 	// not mounted.
