@@ -45,6 +45,16 @@ func TestAuthorize(t *testing.T) {
 		{"admin everywhere", admin, auth.PermAuditRead, paris, nil},
 		{"sympathisant nothing", member(auth.Grant{Role: auth.RoleSympathisant, TerritoryID: 3}), auth.PermMemberList, antony, errs.ErrForbidden},
 		{"analyst no member data", member(auth.Grant{Role: auth.RoleAnalyst, TerritoryID: 1}), auth.PermMemberList, antony, errs.ErrForbidden},
+		{"sympathisant reads no aggregates", member(auth.Grant{Role: auth.RoleSympathisant, TerritoryID: 3}), auth.PermDataRead, antony, errs.ErrForbidden},
+		{"adhérent reads own section", member(auth.Grant{Role: auth.RoleAdherent, TerritoryID: 3}), auth.PermDataRead, antony, nil},
+		{"adhérent not another section", member(auth.Grant{Role: auth.RoleAdherent, TerritoryID: 3}), auth.PermDataRead, paris, errs.ErrForbidden},
+		{"adhérent not the country", member(auth.Grant{Role: auth.RoleAdherent, TerritoryID: 3}), auth.PermDataRead, national, errs.ErrForbidden},
+		{"read-only token cannot export", &auth.Member{ID: 42, Method: auth.MethodToken, TokenScopes: []auth.Scope{auth.ScopeRead},
+			Grants: []auth.Grant{{Role: auth.RoleAdmin, TerritoryID: 1}}}, auth.PermDataExport, antony, errs.ErrForbidden},
+		{"export token exports", &auth.Member{ID: 42, Method: auth.MethodToken, TokenScopes: []auth.Scope{auth.ScopeRead, auth.ScopeExport},
+			Grants: []auth.Grant{{Role: auth.RoleAdmin, TerritoryID: 1}}}, auth.PermDataExport, antony, nil},
+		{"read-only token reads", &auth.Member{ID: 42, Method: auth.MethodToken, TokenScopes: []auth.Scope{auth.ScopeRead},
+			Grants: []auth.Grant{{Role: auth.RoleAdmin, TerritoryID: 1}}}, auth.PermMemberList, antony, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,6 +84,15 @@ func TestAuthorizeGrant(t *testing.T) {
 		{"secretary outside", secAntony, auth.Grant{Role: auth.RoleAdherent}, paris, false},
 		{"admin anything", admin, auth.Grant{Role: auth.RoleAdmin}, national, true},
 		{"admin gives export", admin, auth.Grant{Permission: auth.PermMemberExport}, antony, true},
+		// Rank alone let a secretary hand out analyste, and with it data.export they lack.
+		{"secretary cannot make an analyst", secAntony, auth.Grant{Role: auth.RoleAnalyst, MemberID: 7}, antony, false},
+		{"secretary cannot give data.export", secAntony, auth.Grant{Permission: auth.PermDataExport, MemberID: 7}, antony, false},
+		{"secretary may pass on data.read", secAntony, auth.Grant{Permission: auth.PermDataRead, MemberID: 7}, antony, true},
+		{"nobody grants themself a role", secAntony, auth.Grant{Role: auth.RoleAdherent, MemberID: 42}, antony, false},
+		{"nobody grants themself a permission", secAntony, auth.Grant{Permission: auth.PermMemberContact, MemberID: 42}, antony, false},
+		{"not even an admin", admin, auth.Grant{Permission: auth.PermMemberExport, MemberID: 42}, antony, false},
+		{"fédération secretary cannot make an analyst", member(auth.Grant{Role: auth.RoleFederalSecretary, TerritoryID: 2}),
+			auth.Grant{Role: auth.RoleAnalyst, MemberID: 7}, antony, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
