@@ -285,6 +285,10 @@ func handleTargets(d Deps) http.HandlerFunc {
 func handleExportBureaux(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m := auth.MemberFrom(r.Context())
+		if err := refuseCrossSite(r); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
 		v := r.URL.Query()
 		q := export.Query{Format: v.Get("format"), MinPopulation: 0, AreaWeighted: v.Get("method") == "area"}
 		if q.Format == "" {

@@ -222,6 +222,10 @@ func handleMeConsents(d Deps) http.HandlerFunc {
 func handleMeExport(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m := auth.MemberFrom(r.Context())
+		if err := refuseCrossSite(r); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
 		if err := auth.RequireScope(m, auth.ScopeExport); err != nil {
 			respondError(w, r, d.Logger, err)
 			return
@@ -414,11 +418,26 @@ func handleMemberContact(d Deps) http.HandlerFunc {
 	}
 }
 
+// refuseCrossSite refuses a download another site's link started. Audited downloads
+// stay GET, so a plain link of the app's own pages can fetch them, but a link on
+// another site must not write audit entries in a member's name.
+func refuseCrossSite(r *http.Request) error {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return fmt.Errorf("audited download started from another site: %w", errs.ErrForbidden)
+	}
+	return nil
+}
+
 // handleMembersExport downloads the member file of a territory: export permission
-// needed, contact details included only with the contact permission too; audited.
+// needed, contact details included only with the contact permission too, and only of
+// members who consented to being contacted; audited.
 func handleMembersExport(d Deps) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m := auth.MemberFrom(r.Context())
+		if err := refuseCrossSite(r); err != nil {
+			respondError(w, r, d.Logger, err)
+			return
+		}
 		t, err := territoryParam(r, d, m, auth.PermMemberExport)
 		if err != nil {
 			respondError(w, r, d.Logger, err)

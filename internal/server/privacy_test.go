@@ -371,3 +371,26 @@ func TestServer_ThrottledForms(t *testing.T) {
 		t.Errorf("erasure re-check failures audited: %d, %v", len(es), err)
 	}
 }
+
+// TestServer_NoCrossSiteAudit: a link on another site must not write audit entries in
+// a signed-in member's name, neither a contact reveal nor an audited download.
+func TestServer_NoCrossSiteAudit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, auth.DefaultThrottle())
+	f.seedCross()
+	admin := f.session(f.member(auth.RoleAdmin, "FR"))
+	for _, p := range []string{fmt.Sprintf("/api/members/%d/contact", f.target), "/api/members/export",
+		"/api/exports/bureaux?election=lg2024&round=1&format=csv", "/api/me/export"} {
+		r := httptest.NewRequest("GET", p, nil)
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: admin})
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, r)
+		if w.Code < 400 {
+			t.Errorf("cross-site GET %s: %d, want refused", p, w.Code)
+		}
+	}
+	if n := pgtest.QueryFloat(t, f.url, `SELECT count(*)::float8 FROM audit_log WHERE action NOT IN ('login.success', 'grant.create')`); n != 0 {
+		t.Errorf("%v audit entries written by cross-site links", n)
+	}
+}
