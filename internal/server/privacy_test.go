@@ -312,10 +312,12 @@ func TestServer_ThrottleNoLockout(t *testing.T) {
 	r.RemoteAddr = "203.0.113.6:1"
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
-	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "2" {
-		t.Errorf("sixth attempt: %d, Retry-After %q; want 429 and 2 s", w.Code, w.Header().Get("Retry-After"))
+	if ra := w.Header().Get("Retry-After"); w.Code != http.StatusTooManyRequests || (ra != "1" && ra != "2") {
+		t.Errorf("sixth attempt: %d, Retry-After %q; want 429 and 2 s", w.Code, ra)
 	}
-	time.Sleep(2100 * time.Millisecond)
+	// Let the 2 s pass without sleeping.
+	pgtest.QueryFloat(t, f.url, `WITH u AS (UPDATE throttle SET next_at = now() WHERE key = $1 RETURNING 1) SELECT count(*)::float8 FROM u`,
+		postgres.AccountThrottleKey(victim))
 	if got := f.post("/api/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, victim, testPassword), "203.0.113.6"); got != http.StatusOK {
 		t.Errorf("after the 2 s wait: %d, want 200", got)
 	}
