@@ -37,7 +37,7 @@ type Deps struct {
 	// those routes are not mounted.
 	Members    Members
 	Hasher     *auth.Hasher  // argon2id, with a bound on concurrent hashes
-	Throttle   auth.Throttle // failed-login limits; zero means auth.DefaultThrottle
+	Throttle   auth.Throttle // attempt limits of login, erasure, reset, sign-up; zero means auth.DefaultThrottle
 	TrustProxy bool          // take the client IP from X-Forwarded-For (behind a reverse proxy)
 	BaseURL    string        // public URL of the app, for links in e-mails
 	MailDir    string        // the development sender's .eml directory, purged on erasure ("" with SMTP)
