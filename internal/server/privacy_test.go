@@ -101,7 +101,15 @@ func TestServer_ExportEveryTerritory(t *testing.T) {
 	if _, err := f.db.CreateGrant(ctx, auth.Grant{MemberID: fed, TerritoryID: f.terr["92"].ID, Permission: auth.PermDataExport}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if w := f.do("GET", "/api/exports/bureaux?election=lg2024&round=1&format=csv&bureaux=92002_0001,92007_0001", "", f.session(fed)); w.Code != http.StatusOK {
+	fedTok := f.session(fed)
+	// The old check looked at the first bureau's département only: 92 let 75 through.
+	if w := f.do("GET", "/api/exports/bureaux?election=lg2024&round=1&format=csv&bureaux=92002_0001,75056_0001", "", fedTok); w.Code != http.StatusForbidden {
+		t.Errorf("fédération 92 exporting a Paris bureau: %d, want 403", w.Code)
+	}
+	if w := f.do("GET", "/api/crosstab?election=lg2024&round=1&indicator=share_60p&quantiles=2&bureaux=92002_0001,75056_0001", "", fedTok); w.Code != http.StatusForbidden {
+		t.Errorf("fédération 92 crosstab over a Paris bureau: %d, want 403", w.Code)
+	}
+	if w := f.do("GET", "/api/exports/bureaux?election=lg2024&round=1&format=csv&bureaux=92002_0001,92007_0001", "", fedTok); w.Code != http.StatusOK {
 		t.Fatalf("fédération export across its sections: %d %s", w.Code, w.Body)
 	}
 	got := pgtest.QueryFloat(t, f.url, `SELECT count(DISTINCT territory_id)::float8 FROM audit_log WHERE action = 'data.export' AND actor_id = $1
