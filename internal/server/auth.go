@@ -9,7 +9,6 @@ import (
 
 	"github.com/coopol/coopol/internal/auth"
 	"github.com/coopol/coopol/internal/errs"
-	"github.com/coopol/coopol/internal/mail"
 	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/territory"
 )
@@ -254,11 +253,7 @@ func handlePasswordReset(d Deps) http.HandlerFunc {
 			return
 		}
 		token, hash := auth.NewToken()
-		compose := func(p auth.Profile) mail.Message {
-			return mail.Message{To: p.Email, Subject: "Réinitialisation de votre mot de passe coopol",
-				Body: fmt.Sprintf("Bonjour %s,\n\nPour choisir un nouveau mot de passe, ouvrez ce lien dans les 30 minutes :\n%s/reinitialiser#%s\n\n"+
-					"Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste inchangé.\n", p.FirstName, d.BaseURL, token)}
-		}
+		compose := resetMail(d.BaseURL, token)
 		if err := d.Members.RequestPasswordReset(r.Context(), email, hash, time.Now().Add(resetTTL), clientIP(r, d.TrustProxy), compose); err != nil {
 			respondError(w, r, d.Logger, err)
 			return
