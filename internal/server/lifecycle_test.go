@@ -88,7 +88,7 @@ func TestServer_AccountLifecycle(t *testing.T) {
 		t.Fatalf("mail files: %v", files)
 	}
 	msg, _ := os.ReadFile(files[0])
-	m := regexp.MustCompile(`#([A-Za-z0-9_-]{43})`).FindSubmatch(msg)
+	m := regexp.MustCompile(`/reinitialiser\?token=([A-Za-z0-9_-]{43})`).FindSubmatch(msg)
 	if m == nil {
 		t.Fatalf("no reset token in %s", msg)
 	}
