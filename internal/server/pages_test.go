@@ -1,18 +1,21 @@
 package server
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -23,6 +26,7 @@ import (
 	"github.com/coopol/coopol/internal/ingest"
 	"github.com/coopol/coopol/internal/mail"
 	"github.com/coopol/coopol/internal/postgres"
+	"github.com/coopol/coopol/web"
 )
 
 // browser is a cookie-keeping client of the pages that does not follow redirects, so
@@ -495,5 +499,40 @@ func TestLocalPath(t *testing.T) {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPages_OwnAssetsWithinBudget keeps our own scripts and stylesheets (vendored
+// libraries aside) under 100 KB gzipped, the most any page may load of them.
+func TestPages_OwnAssetsWithinBudget(t *testing.T) {
+	const budget = 100 << 10
+	total := 0
+	err := fs.WalkDir(web.FS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			if d != nil && d.Name() == "vendor" {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if ext := path.Ext(p); ext != ".css" && ext != ".js" && ext != ".mjs" {
+			return nil
+		}
+		b, err := fs.ReadFile(web.FS, p)
+		if err != nil {
+			return err
+		}
+		var z bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+		zw.Write(b)
+		zw.Close()
+		t.Logf("%s: %d bytes, %d gzipped", p, len(b), z.Len())
+		total += z.Len()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total == 0 || total > budget {
+		t.Errorf("own JS and CSS: %d bytes gzipped, budget %d", total, budget)
 	}
 }
