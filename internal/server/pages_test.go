@@ -190,6 +190,18 @@ func TestPages_FormsRefuseMissingOrWrongCSRF(t *testing.T) {
 	}
 }
 
+func TestPages_AccountFormsRefuseVisitors(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, auth.DefaultThrottle())
+	b := newBrowser(t, f)
+	for _, action := range []string{"/compte/profil", "/compte/consentements", "/compte/export", "/compte/supprimer"} {
+		p := b.submit("/connexion", action, url.Values{"prenom": {"X"}, "nom": {"Y"}, "password": {testPassword}, "confirmer": {"oui"}})
+		wantPage(t, "visitor posting to "+action, p, http.StatusUnauthorized, "Connexion nécessaire")
+	}
+	p := b.submit("/connexion", "/connexion", url.Values{"email": {"a\xffb@example.org"}, "password": {testPassword}})
+	wantPage(t, "invalid UTF-8", p, http.StatusBadRequest, "Requête invalide")
+}
+
 func TestPages_SignUpErrorsKeepTypedValuesNotPasswords(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, auth.DefaultThrottle())

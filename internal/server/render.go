@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -336,8 +337,9 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, vs := range r.PostForm {
 		for _, v := range vs {
-			if strings.ContainsRune(v, 0) {
-				return fmt.Errorf("formulaire: caractère NUL: %w", errs.ErrInvalid)
+			// PostgreSQL text holds neither: refused here, not as a 500 later.
+			if strings.ContainsRune(v, 0) || !utf8.ValidString(v) {
+				return fmt.Errorf("formulaire: caractère NUL ou UTF-8 invalide: %w", errs.ErrInvalid)
 			}
 		}
 	}
