@@ -22,8 +22,15 @@ func pageMember(r *http.Request) (*auth.Member, error) {
 // compteData is what the account page shows besides the profile form.
 type compteData struct {
 	Email    string
-	Status   auth.Status
+	Status   string
 	Consents []purposeField
+}
+
+// statusLabels name a member's standing in French.
+var statusLabels = map[auth.Status]string{
+	auth.StatusSympathisant: "sympathisant·e",
+	auth.StatusAdherent:     "adhérent·e",
+	auth.StatusFormer:       "ancien·ne membre",
 }
 
 // accountPage renders /compte with the profile form f (the stored profile when nil).
@@ -48,7 +55,7 @@ func (s *shell) accountPage(d Deps, w http.ResponseWriter, r *http.Request, stat
 		f = newForm()
 		f.Values = map[string]string{"prenom": p.FirstName, "nom": p.LastName, "telephone": p.Phone, "adresse": p.Address}
 	}
-	data := compteData{Email: p.Email, Status: p.Status, Consents: purposeFields(func(p string) bool { return granted[p] })}
+	data := compteData{Email: p.Email, Status: statusLabels[p.Status], Consents: purposeFields(func(p string) bool { return granted[p] })}
 	return s.render(w, r, status, "compte", "Mon compte", f, data)
 }
 
@@ -168,11 +175,6 @@ func (s *shell) handleErasePost(d Deps) handlerFunc {
 			return fmt.Errorf("erasing an account needs a browser session: %w", errs.ErrForbidden)
 		}
 		f := newForm()
-		if r.PostForm.Get("confirmer") != "" {
-			f.Values["confirmer"] = "on"
-		} else {
-			f.fail("confirmer", "Cochez cette case pour confirmer la suppression.")
-		}
 		password := r.PostForm.Get("password")
 		if password == "" || len(password) > 256 {
 			f.fail("password", "Indiquez votre mot de passe actuel.")
@@ -192,6 +194,11 @@ func (s *shell) handleErasePost(d Deps) handlerFunc {
 			if !ok {
 				f.fail("password", "Mot de passe incorrect.")
 			}
+		}
+		if r.PostForm.Get("confirmer") != "" {
+			f.Values["confirmer"] = "on"
+		} else {
+			f.fail("confirmer", "Cochez cette case pour confirmer la suppression.")
 		}
 		if !f.ok() {
 			return s.render(w, r, http.StatusBadRequest, "supprimer", "Supprimer mon compte", f, nil)

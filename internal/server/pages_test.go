@@ -209,10 +209,10 @@ func TestPages_SignUpErrorsKeepTypedValuesNotPasswords(t *testing.T) {
 	const pw = "Tr0p-c0urt"
 	p := b.submit("/inscription", "/inscription", url.Values{"prenom": {"Léa <b>"}, "nom": {""}, "email": {"pas-une-adresse"},
 		"password": {pw}, "telephone": {"0601020304"}, "commune": {"ABC"}, "consent_sms": {"oui"}})
-	wantPage(t, "bad sign-up", p, http.StatusBadRequest,
+	wantPage(t, "bad sign-up", p, http.StatusBadRequest, "<title>Erreur : Inscription — coopol</title>",
 		`value="Léa &lt;b&gt;"`, `value="pas-une-adresse"`, `value="0601020304"`, `value="ABC"`,
 		"Ce champ est obligatoire.", "n&#39;est pas valide", "12 à 256 caractères", "code INSEE",
-		`aria-invalid="true" aria-describedby="email-erreur"`, `id="consent_sms" name="consent_sms" value="oui" checked`)
+		`aria-invalid="true" aria-describedby="email-erreur"`, `<li><a href="#nom">Ce champ est obligatoire.</a></li>`, `id="consent_sms" name="consent_sms" value="oui" checked`)
 	if strings.Contains(p.body, pw) {
 		t.Errorf("the password is echoed back")
 	}
@@ -233,7 +233,7 @@ func TestPages_SignUpPlacesInSectionAndSignsIn(t *testing.T) {
 	b := newBrowser(t, f)
 	b.signUp("antony@example.org")
 	p := b.get("/compte?message=bienvenue")
-	wantPage(t, "account", p, http.StatusOK, "Votre compte est créé", "antony@example.org", `value="Léa"`,
+	wantPage(t, "account", p, http.StatusOK, "Votre compte est créé", "antony@example.org", "(sympathisant·e)", `value="Léa"`,
 		`id="consent_newsletter" name="consent_newsletter" value="oui" checked`, `href="/compte" aria-current="page"`)
 	if strings.Contains(p.body, `id="consent_sms" name="consent_sms" value="oui" checked`) {
 		t.Errorf("sms consent checked though not given")
@@ -272,8 +272,14 @@ func TestPages_Login(t *testing.T) {
 	if p.status != http.StatusSeeOther || b.cookie(sessionCookie) != "" {
 		t.Errorf("logout: %d, session cookie %q", p.status, b.cookie(sessionCookie))
 	}
-	if p := b.get("/compte"); p.status != http.StatusSeeOther {
-		t.Errorf("/compte after logout: %d", p.status)
+	p = b.get("/compte")
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/connexion?retour=%2Fcompte" {
+		t.Fatalf("/compte after logout: %d to %q", p.status, p.header.Get("Location"))
+	}
+	wantPage(t, "login with a return path", b.get(p.header.Get("Location")), http.StatusOK, `name="retour" value="/compte"`)
+	p = b.submit("/connexion?retour=%2Fcompte", "/connexion", url.Values{"email": {email}, "password": {testPassword}, "retour": {"/compte"}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/compte" {
+		t.Errorf("login back to /compte: %d to %q", p.status, p.header.Get("Location"))
 	}
 
 	// Throttled after AccountLimit failures, with a French message.

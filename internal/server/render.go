@@ -160,6 +160,9 @@ func (s *shell) render(w http.ResponseWriter, r *http.Request, status int, name,
 		return fmt.Errorf("page template %q missing", name)
 	}
 	m := auth.MemberFrom(r.Context())
+	if f != nil && !f.ok() {
+		title = "Erreur : " + title // read first by screen readers after a failed submit
+	}
 	v := view{Title: title, Nav: navigation(m, r.URL.Path), SignedIn: m != nil, CSRF: formToken(w, r),
 		Notice: notices[r.URL.Query().Get("message")], Status: status, Form: f, Data: data}
 	var buf bytes.Buffer
@@ -359,7 +362,8 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 type form struct {
 	Values map[string]string
 	Errors map[string]string
-	Error  string // about the whole form
+	Error  string   // about the whole form
+	order  []string // fields in error, in the order checked (the page's order)
 }
 
 func newForm() *form { return &form{Values: map[string]string{}, Errors: map[string]string{}} }
@@ -373,7 +377,27 @@ func formFrom(r *http.Request, fields ...string) *form {
 	return f
 }
 
-func (f *form) fail(field, msg string) { f.Errors[field] = msg }
+func (f *form) fail(field, msg string) {
+	if _, dup := f.Errors[field]; !dup {
+		f.order = append(f.order, field)
+	}
+	f.Errors[field] = msg
+}
+
+// fieldError is one line of the error summary at the top of a form.
+type fieldError struct{ Field, Message string }
+
+// Summary lists the field errors in page order, for the links of the summary.
+func (f *form) Summary() []fieldError {
+	if f == nil {
+		return nil
+	}
+	out := make([]fieldError, 0, len(f.order))
+	for _, name := range f.order {
+		out = append(out, fieldError{name, f.Errors[name]})
+	}
+	return out
+}
 
 func (f *form) ok() bool { return len(f.Errors) == 0 && f.Error == "" }
 
