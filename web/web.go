@@ -1,5 +1,5 @@
-// Package web embeds the static files of the web app, so the binary serves them
-// without fetching anything at run time.
+// Package web embeds the static files and the page templates of the web app, so the
+// binary serves them without fetching or reading anything at run time.
 package web
 
 import "embed"
@@ -8,3 +8,8 @@ import "embed"
 //
 //go:embed static
 var FS embed.FS
+
+// Templates holds the html/template pages: layout.html wraps every page.
+//
+//go:embed templates/*.html
+var Templates embed.FS

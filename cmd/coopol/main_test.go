@@ -53,7 +53,7 @@ func TestRun_ServeRefusesStaleSchema(t *testing.T) {
 }
 
 // TestRun_MigrateServe runs the binary's own entry point end to end: migrate, serve on
-// 127.0.0.1, poll /healthz, read the datasets page and API, then shut down.
+// 127.0.0.1, poll /healthz, read the home page, the datasets page and API, then shut down.
 func TestRun_MigrateServe(t *testing.T) {
 	t.Parallel()
 	url := pgtest.Empty(t)
@@ -73,7 +73,10 @@ func TestRun_MigrateServe(t *testing.T) {
 	base := "http://" + addr
 	waitHealthy(t, base, done)
 
-	body := get(t, base+"/", http.StatusOK)
+	if body := get(t, base+"/", http.StatusOK); !strings.Contains(body, `href="/connexion"`) {
+		t.Errorf("home page without a link to log in:\n%s", body)
+	}
+	body := get(t, base+"/donnees", http.StatusOK)
 	if !strings.Contains(body, "Données chargées") || !strings.Contains(body, "Aucune donnée chargée") {
 		t.Errorf("datasets page on an empty database:\n%s", body)
 	}

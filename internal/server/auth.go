@@ -185,56 +185,16 @@ func handleLogin(d Deps) http.HandlerFunc {
 			respondError(w, r, d.Logger, err)
 			return
 		}
-		ctx, ip := r.Context(), clientIP(r, d.TrustProxy)
-		if err := claimPasswordCheck(w, r, d, req.Email, ip); err != nil {
-			respondError(w, r, d.Logger, err)
-			return
-		}
-		id, hash, err := d.Members.Credentials(ctx, req.Email)
-		if err != nil && !errors.Is(err, errs.ErrNotFound) {
-			respondError(w, r, d.Logger, err)
-			return
-		}
-		ok, err := d.Hasher.Verify(ctx, hash, req.Password) // hash "" still costs a hash
+		id, err := checkPassword(w, r, d, req.Email, req.Password)
 		if err != nil {
 			respondError(w, r, d.Logger, err)
 			return
 		}
-		if !ok {
-			var who *int64
-			if id != 0 {
-				who = &id
-			}
-			if err := d.Members.RecordLoginFailure(ctx, who, ip, "bad credentials"); err != nil {
-				respondError(w, r, d.Logger, err)
-				return
-			}
-			respondError(w, r, d.Logger, fmt.Errorf("e-mail ou mot de passe incorrect: %w", errs.ErrUnauthorized))
-			return
-		}
-		if d.Hasher.NeedsRehash(hash) {
-			if h, err := d.Hasher.Hash(ctx, req.Password); err == nil {
-				if err := d.Members.SetPassword(ctx, id, h); err != nil {
-					d.Logger.WarnContext(ctx, "rehash password", "member_id", id, "err", err)
-				}
-			}
-		}
-		token, tokenHash := auth.NewToken()
-		s := postgres.Session{MemberID: id, TokenHash: tokenHash, ExpiresAt: time.Now().Add(sessionTTL), IP: ip,
-			UserAgent: r.UserAgent()}
-		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-			s.Replaces = auth.HashToken(c.Value)
-		}
-		if err := d.Members.CreateSession(ctx, s); err != nil {
+		token, err := startSession(r.Context(), d, w, r, id)
+		if err != nil {
 			respondError(w, r, d.Logger, err)
 			return
 		}
-		// A success clears the account's count and does not count against its IP.
-		if err := d.Members.ForgiveAttempt(ctx, []string{postgres.AccountThrottleKey(req.Email)}, []string{postgres.IPThrottleKey(ip)}); err != nil {
-			d.Logger.WarnContext(ctx, "throttle reset", "err", err)
-		}
-		setSessionCookies(w, r, token, s.ExpiresAt)
-		d.Logger.InfoContext(ctx, "login", "member_id", id)
 		respondJSON(w, http.StatusOK, map[string]any{"member_id": id, "csrf_token": auth.CSRFToken(token)})
 	}
 }
@@ -318,11 +278,7 @@ func handlePasswordReset(d Deps) http.HandlerFunc {
 			return
 		}
 		token, hash := auth.NewToken()
-		compose := func(p auth.Profile) mail.Message {
-			return mail.Message{To: p.Email, Subject: "Réinitialisation de votre mot de passe coopol",
-				Body: fmt.Sprintf("Bonjour %s,\n\nPour choisir un nouveau mot de passe, ouvrez ce lien dans les 30 minutes :\n%s/reinitialiser#%s\n\n"+
-					"Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste inchangé.\n", p.FirstName, d.BaseURL, token)}
-		}
+		compose := resetMail(d.BaseURL, token)
 		if err := d.Members.RequestPasswordReset(r.Context(), email, hash, time.Now().Add(resetTTL), ip, compose); err != nil {
 			respondError(w, r, d.Logger, err)
 			return

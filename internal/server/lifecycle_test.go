@@ -113,11 +113,11 @@ func TestServer_AccountLifecycle(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(f.mailDir, "*.eml"))
 	var msg []byte
 	for _, p := range files {
-		if b, _ := os.ReadFile(p); strings.Contains(string(b), "/reinitialiser#") {
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), "/reinitialiser?token=") {
 			msg = b
 		}
 	}
-	m := regexp.MustCompile(`#([A-Za-z0-9_-]{43})`).FindSubmatch(msg)
+	m := regexp.MustCompile(`/reinitialiser\?token=([A-Za-z0-9_-]{43})`).FindSubmatch(msg)
 	if m == nil {
 		t.Fatalf("no reset token in %s", msg)
 	}

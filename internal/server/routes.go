@@ -1,17 +1,18 @@
 package server
 
 import (
-	"net/http"
-
 	"github.com/go-chi/chi/v5"
 )
 
 // addRoutes is the entire URL surface of coopol, and nowhere else.
 func addRoutes(r chi.Router, d Deps) {
+	s := newShell(d.Logger, d.Web)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed)
 	r.Get("/healthz", handleHealthz(d.Store))
-	r.Get("/", handleDatasetsPage(d.Logger, d.Store))
-	r.Get("/api/datasets", handleDatasets(d.Logger, d.Store))
-	r.Get("/api/datasets/{id}/warnings", handleDatasetWarnings(d.Logger, d.Store))
+	r.Get("/api/datasets", s.api(handleDatasets(d.Store)))
+	r.Get("/api/datasets/{id}/warnings", s.api(handleDatasetWarnings(d.Store)))
+	addPageRoutes(r, d, s) // pages.go: /, /donnees, /connexion, /compte…
 	if d.Members != nil {
 		r.Group(func(r chi.Router) {
 			r.Use(noStore, crossOrigin(d.Logger), authenticate(d.Logger, d.Members))
@@ -55,6 +56,6 @@ func addRoutes(r chi.Router, d Deps) {
 		addTileRoutes(r, d) // tiles.go: /tiles/…, /api/indicators/…, /carte
 	}
 	if d.Web != nil {
-		r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(d.Web)))
+		r.Handle("/static/*", s.serveStatic(d.Web))
 	}
 }

@@ -61,6 +61,7 @@ func New(d Deps) http.Handler {
 	}
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, middleware.Recoverer)
+	r.Use(middleware.Compress(5, compressedTypes...))
 	addRoutes(r, d)
 	return r
 }
