@@ -109,8 +109,8 @@ ON CONFLICT (code) DO UPDATE SET dataset_id = excluded.dataset_id, com = exclude
 // LoadCensus loads an IRIS census base or a Filosofi IRIS income file, whose header r
 // has read, replacing the previous load of the same kind and scope (theme/vintage). Each
 // IRIS becomes one census_rows row whose array holds the file's values in column order
-// (NULL for an empty field), by binary COPY. Census files also upsert the iris reference
-// (COM, TYP_IRIS).
+// (NULL for a value not available), by binary COPY. Census files also upsert the iris
+// reference (COM, TYP_IRIS).
 func (db *DB) LoadCensus(ctx context.Context, l Load, r *insee.CensusReader) (*ingest.Report, error) {
 	return db.load(ctx, l, func(ctx context.Context, tx pgx.Tx, datasetID int64) (Loaded, error) {
 		fail := func(what string, err error) (Loaded, error) {
@@ -149,7 +149,7 @@ func (db *DB) LoadCensus(ctx context.Context, l Load, r *insee.CensusReader) (*i
 				return nil, err
 			}
 			iris++
-			if c.COM != "" {
+			if r.Layout == insee.LayoutCensus { // Filosofi files carry no TYP_IRIS
 				refs = append(refs, irisRef{c.IRIS, c.COM, c.TypIRIS, c.LabIRIS})
 			}
 			for j, v := range c.Values[:n] {
