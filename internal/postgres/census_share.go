@@ -66,7 +66,11 @@ const latestIRISRunSQL = `(SELECT id FROM apportion_runs WHERE source = 'iris'
 // bureau profiles do.
 var censusShareLayers = map[string]string{
 	"iris": `SELECT iris, num, den FROM parts WHERE ($4 = '' OR ` + fmt.Sprintf(deptOf, "iris") + ` = $4)`,
-	"communes": `SELECT left(iris, 5), sum(num), sum(den) FROM parts
+	// Communes as the communes layer keys them: Paris, Lyon and Marseille whole, while
+	// their IRIS carry arrondissement codes.
+	"communes": `SELECT ` + fmt.Sprintf(plmParent, "left(iris, 5)") + `, sum(num), sum(den) FROM parts
+	WHERE ($4 = '' OR ` + fmt.Sprintf(deptOf, "iris") + ` = $4) GROUP BY 1`,
+	"departements": `SELECT ` + fmt.Sprintf(deptOf, "iris") + `, sum(num), sum(den) FROM parts
 	WHERE ($4 = '' OR ` + fmt.Sprintf(deptOf, "iris") + ` = $4) GROUP BY 1`,
 	"bureaux": `SELECT w.bureau, sum(p.num * w.pop_weight), sum(p.den * w.pop_weight)
 	FROM parts p JOIN iris_weights w ON w.iris = p.iris
@@ -86,11 +90,11 @@ func (p ShareParts) Value() float64 {
 }
 
 // CensusShareParts returns a census share's parts in one vintage for every feature of a
-// layer (iris, communes, bureaux), optionally within a département.
+// layer (iris, communes, departements, bureaux), optionally within a département.
 func (db *DB) CensusShareParts(ctx context.Context, layer, dept string, s crosstab.CensusShare, vintage int) (map[string]ShareParts, error) {
 	sql, ok := censusShareLayers[layer]
 	if !ok {
-		return nil, fmt.Errorf("postgres: census share %s on layer %q: want iris, communes or bureaux: %w", s.Key, layer, errs.ErrInvalid)
+		return nil, fmt.Errorf("postgres: census share %s on layer %q: want iris, communes, departements or bureaux: %w", s.Key, layer, errs.ErrInvalid)
 	}
 	names, err := db.CensusNames(ctx)
 	if err != nil {

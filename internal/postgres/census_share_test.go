@@ -188,3 +188,31 @@ func TestCensusVintages_Paris(t *testing.T) {
 		t.Error("a share without its variables loaded was accepted")
 	}
 }
+
+// Paris's IRIS carry arrondissement codes; the communes layer keys the city whole.
+func TestCensusShares_Layers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := pgtest.New(t)
+	data, err := os.ReadFile(realdata.Path(t, "paris/diplomes-2015_paris.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadCensus(t, db, "diplomes-2015_paris.csv", data, insee.CensusOptions{Theme: "diplomes-formation"}); err != nil {
+		t.Fatal(err)
+	}
+	want := 301219.0 / 1595026
+	for _, layer := range []string{"communes", "departements"} {
+		id := map[string]string{"communes": "75056", "departements": "75"}[layer]
+		got, err := db.Indicator(ctx, tiles.IndicatorQuery{Layer: layer, Indicator: "share:no_diploma"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[id] != math.Round(want*1e4)/1e4 {
+			t.Errorf("%s: %v, want {%s: %.4f}", layer, got, id, want)
+		}
+	}
+	if _, err := db.Indicator(ctx, tiles.IndicatorQuery{Layer: "circonscriptions", Indicator: "share:no_diploma"}); err == nil {
+		t.Error("a census share on circonscriptions was accepted")
+	}
+}
