@@ -269,3 +269,26 @@ func FuzzCensusHeader(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCensusReader_Paris2010 reads the real 2010 file (12 identification columns,
+// 38 variables): the cost of recognising identification columns and sniffing decimals.
+func BenchmarkCensusReader_Paris2010(b *testing.B) {
+	data, err := os.ReadFile(realdata.Path(b, "paris/diplomes-2010_paris.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		r, err := NewCensusReader("diplomes-2010_paris.csv", bytes.NewReader(data), CensusOptions{Theme: "diplomes-formation"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := r.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
