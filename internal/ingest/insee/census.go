@@ -245,6 +245,14 @@ func (cr *CensusReader) censusHeader(file string, values []int, opt CensusOption
 		if cr.Vintage == 0 {
 			return ingest.Errorf(file, 1, col+1, "column %q: no vintage (no P20_-style prefix); give --vintage", h[col])
 		}
+		// Beside prefixed variables, a column without a prefix is an identification
+		// column of a set not listed here (its values would be names or codes): left
+		// out and reported, unless --vintage says the unprefixed columns are variables.
+		if first >= 0 && opt.Vintage == 0 && !prefixRe.MatchString(n) {
+			cr.Warnings = append(cr.Warnings, ingest.Warning{Line: 1, Code: "column_ignored", Key: h[col],
+				Message: fmt.Sprintf("column %d %q has no year prefix (P%02d_…): read as identification and not loaded; give --vintage to load it as a variable", col+1, h[col], cr.Vintage%100)})
+			continue
+		}
 		cr.Variables = append(cr.Variables, Variable{Name: n, Vintage: cr.Vintage, Kind: Extensive, Col: col})
 	}
 	return cr.checkNames()

@@ -199,6 +199,34 @@ func TestCensusReader_Refusals(t *testing.T) {
 	}
 }
 
+// An identification column of a set the reader does not list (LIBARR here) is text: it
+// is left out and reported, not refused at line 2 as "not a number".
+func TestCensusReader_UnknownIdentificationColumn(t *testing.T) {
+	body := "IRIS;COM;LIBARR;TYP_IRIS;P15_POP;P15_POP0014\n751010101;75101;Paris 1er;H;1634;120\n"
+	r, err := NewCensusReader("base-ic-evol-struct-pop-2015.csv", strings.NewReader(body), CensusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Variables) != 2 || r.Variables[0].Name != "P15_POP" {
+		t.Fatalf("variables %+v", r.Variables)
+	}
+	rows := readAll(t, r)
+	if rows["751010101"]["P15_POP"] != 1634 {
+		t.Errorf("rows %v", rows)
+	}
+	if len(r.Warnings) != 1 || r.Warnings[0].Code != "column_ignored" || r.Warnings[0].Key != "LIBARR" || r.Warnings[0].Line != 1 {
+		t.Errorf("warnings %+v, want one column_ignored for LIBARR on line 1", r.Warnings)
+	}
+	// With --vintage, unprefixed columns are variables: LIBARR is then refused as text.
+	r, err = NewCensusReader("base-ic-evol-struct-pop-2015.csv", strings.NewReader(body), CensusOptions{Vintage: 2015})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(); err == nil || !strings.Contains(err.Error(), ":2:3: LIBARR: not a number") {
+		t.Errorf("err = %v", err)
+	}
+}
+
 // Filosofi by IRIS before 2018: IRIS, LIBIRIS, COM, LIBCOM first, year suffix 15, and
 // in a French re-save decimal commas inside quoted fields. Withheld figures (ns, nd, s)
 // are not available, never zero.
