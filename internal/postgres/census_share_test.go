@@ -90,6 +90,10 @@ func TestCensusVintages_Paris(t *testing.T) {
 		}
 	}
 	check("both loaded")
+	refScope := `SELECT d.scope FROM iris i JOIN datasets d ON d.id = i.dataset_id WHERE i.code = '751010101'`
+	if got := scan[string](t, c, refScope); got != "diplomes-formation/2015" {
+		t.Errorf("IRIS reference from %s after loading 2010 over 2015, want the 2015 load", got)
+	}
 
 	// 2015 again, re-saved with ';': it replaces the 2015 load alone.
 	recs, err := csv.NewReader(bytes.NewReader(d15)).ReadAll()
