@@ -42,7 +42,7 @@ func (db *DB) CensusNames(ctx context.Context) (map[int]map[string]bool, error) 
 }
 
 // censusSharePartsSQL sums, per IRIS, the numerator ($1) and denominator ($2) variables
-// of one vintage ($3). A name is read from its newest load only, so a variable published
+// of one vintage ($3), of the IRIS of bureau $5 when it is given. A name is read from its newest load only, so a variable published
 // in two themes is not counted twice; an IRIS lacking one of the values is left out
 // rather than undercounted.
 const censusSharePartsSQL = `WITH vars AS (
@@ -53,6 +53,7 @@ parts AS (
 		sum(r.vals[v.idx]) FILTER (WHERE v.name = ANY($1)) AS num,
 		sum(r.vals[v.idx]) FILTER (WHERE v.name = ANY($2)) AS den
 	FROM vars v JOIN census_rows r ON r.dataset_id = v.dataset_id
+	WHERE ($5 = '' OR r.iris IN (SELECT iris FROM iris_weights WHERE run_id = ` + latestIRISRunSQL + ` AND bureau = $5))
 	GROUP BY r.iris
 	HAVING count(r.vals[v.idx]) = (SELECT count(*) FROM vars))
 `
@@ -75,6 +76,7 @@ var censusShareLayers = map[string]string{
 	"bureaux": `SELECT w.bureau, sum(p.num * w.pop_weight), sum(p.den * w.pop_weight)
 	FROM parts p JOIN iris_weights w ON w.iris = p.iris
 	WHERE w.run_id = ` + latestIRISRunSQL + ` AND ($4 = '' OR ` + fmt.Sprintf(deptOf, "w.bureau") + ` = $4)
+		AND ($5 = '' OR w.bureau = $5)
 	GROUP BY 1`,
 }
 
@@ -104,7 +106,11 @@ func (db *DB) CensusShareParts(ctx context.Context, layer, dept string, s crosst
 	if !ok {
 		return nil, fmt.Errorf("postgres: census share %s: vintage %d not loaded (loaded: %v): %w", s.Key, vintage, s.Vintages(names), errs.ErrNotFound)
 	}
-	rows, err := db.pool.Query(ctx, censusSharePartsSQL+sql, num, den, vintage, dept)
+	return db.shareParts(ctx, sql, dept, "", s, num, den, vintage)
+}
+
+func (db *DB) shareParts(ctx context.Context, sql, dept, bureau string, s crosstab.CensusShare, num, den []string, vintage int) (map[string]ShareParts, error) {
+	rows, err := db.pool.Query(ctx, censusSharePartsSQL+sql, num, den, vintage, dept, bureau)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: census share %s %d: %w", s.Key, vintage, err)
 	}
@@ -166,6 +172,67 @@ func (db *DB) censusShareIndicator(ctx context.Context, q tiles.IndicatorQuery) 
 		if v := crosstab.ShareChange(earlier[id].Value(), p.Value()); !math.IsNaN(v) {
 			out[id] = math.Round(v*100) / 100
 		}
+	}
+	return out, nil
+}
+
+// ProfileShare is a census share of one bureau in every vintage loaded, and its change
+// between the first and the last.
+type ProfileShare struct {
+	crosstab.CensusShare
+	Vintages []ProfileShareVintage `json:"vintages"`
+	Change   *ProfileShareChange   `json:"change,omitempty"`
+}
+
+// ProfileShareVintage is a share's value in one vintage, with its apportioned parts.
+type ProfileShareVintage struct {
+	Vintage int      `json:"vintage"`
+	Value   *float64 `json:"value"`
+	Num     *float64 `json:"numerator"`
+	Den     *float64 `json:"denominator"`
+}
+
+// ProfileShareChange is the change of a share between two vintages, in points.
+type ProfileShareChange struct {
+	From   int      `json:"from"`
+	To     int      `json:"to"`
+	Points *float64 `json:"points"`
+}
+
+// bureauCensusShares returns the census shares of a bureau through the latest IRIS
+// weights, for every vintage loaded that has their variables.
+func (db *DB) bureauCensusShares(ctx context.Context, code string) ([]ProfileShare, error) {
+	names, err := db.CensusNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []ProfileShare{}
+	for _, s := range crosstab.CensusShares() {
+		ps := ProfileShare{CensusShare: s, Vintages: []ProfileShareVintage{}}
+		for _, v := range s.Vintages(names) {
+			num, den, _ := s.Resolve(v, func(n string) bool { return names[v][n] })
+			parts, err := db.shareParts(ctx, censusShareLayers["bureaux"], "", code, s, num, den, v)
+			if err != nil {
+				return nil, err
+			}
+			p, ok := parts[code]
+			if !ok {
+				continue
+			}
+			ps.Vintages = append(ps.Vintages, ProfileShareVintage{Vintage: v, Value: fptr(p.Value()), Num: fptr(p.Num), Den: fptr(p.Den)})
+		}
+		if len(ps.Vintages) == 0 {
+			continue
+		}
+		if n := len(ps.Vintages); n > 1 {
+			first, last := ps.Vintages[0], ps.Vintages[n-1]
+			ch := &ProfileShareChange{From: first.Vintage, To: last.Vintage}
+			if first.Value != nil && last.Value != nil {
+				ch.Points = fptr(crosstab.ShareChange(*first.Value, *last.Value))
+			}
+			ps.Change = ch
+		}
+		out = append(out, ps)
 	}
 	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coopol/coopol/internal/crosstab"
 	"github.com/coopol/coopol/internal/ingest/insee"
+	"github.com/coopol/coopol/internal/postgres"
 	"github.com/coopol/coopol/internal/postgres/pgtest"
 	"github.com/coopol/coopol/internal/realdata"
 	"github.com/coopol/coopol/internal/tiles"
@@ -172,6 +173,35 @@ func TestCensusVintages_Paris(t *testing.T) {
 	}
 	if len(change) != 2 {
 		t.Errorf("change on bureaux: %v, want the two weighted bureaux", change)
+	}
+
+	// The bureau's profile lists the share in both vintages and the change, unrounded.
+	if _, err := c.Exec(ctx, `WITH d AS (INSERT INTO datasets (kind, scope, file_name, sha256)
+		VALUES ('contours', 'test', 'paris.geojson', 'x') RETURNING id)
+		INSERT INTO bureau_contours (dataset_id, vintage, code, commune, bureau, geom)
+		SELECT d.id, '2024', '75056_0101', '75056', '0101', ST_Multi(ST_MakeEnvelope(2.33, 48.85, 2.35, 48.87, 4326)) FROM d`); err != nil {
+		t.Fatal(err)
+	}
+	prof, err := db.BureauProfile(ctx, "75056_0101")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b, x, y float64
+	for iris, w := range weights["75056_0101"] {
+		n, d := parts10(iris)
+		a, b = a+n*w, b+d*w
+		n, d = parts15(iris)
+		x, y = x+n*w, y+d*w
+	}
+	var got *postgres.ProfileShare
+	for i := range prof.CensusShares {
+		if prof.CensusShares[i].Key == "no_diploma" {
+			got = &prof.CensusShares[i]
+		}
+	}
+	if got == nil || len(got.Vintages) != 2 || got.Vintages[0].Vintage != 2010 || *got.Vintages[0].Num != a || *got.Vintages[1].Den != y ||
+		got.Change == nil || got.Change.From != 2010 || got.Change.To != 2015 || math.Abs(*got.Change.Points-100*(x/y-a/b)) > 1e-9 {
+		t.Errorf("profile share = %+v, want 2010 %v/%v and 2015 %v/%v", got, a, b, x, y)
 	}
 
 	cat, err := db.IndicatorCatalogue(ctx)
