@@ -5,6 +5,8 @@
 package insee
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +62,7 @@ type CensusReader struct {
 	pending             int64
 	onRows              func(int64)
 	decimal             decimalMark
+	skipped             int64 // title lines before the header
 	Warnings            []ingest.Warning
 }
 
@@ -107,6 +110,67 @@ func ValidIRIS(s string) bool { return irisRe.MatchString(s) }
 // delimiter is sniffed from the header and the decimal mark from the values, so a file
 // re-saved with other separators reads the same.
 func NewCensusReader(file string, r io.Reader, opt CensusOptions) (*CensusReader, error) {
+	br := bufio.NewReaderSize(r, titleWindow)
+	skipped := skipTitleLines(br)
+	cr, err := newCensusReader(file, br, opt)
+	if err != nil {
+		return nil, shiftLine(err, skipped)
+	}
+	cr.skipped = skipped
+	for i := range cr.Warnings {
+		cr.Warnings[i].Line += skipped
+	}
+	return cr, nil
+}
+
+// Title rows: INSEE published the census before 2017 (and every vintage's full set of
+// identification columns) as spreadsheets whose first rows hold a title, the source,
+// notes and long labels; saved as CSV they come first. They are looked for in the first
+// titleWindow bytes, at most maxTitleLines of them.
+const (
+	titleWindow   = 64 << 10
+	maxTitleLines = 20
+)
+
+// skipTitleLines discards the lines before the header, which is the line just before the
+// first one starting with an IRIS code, and returns how many it discarded: none when the
+// header is the first line or no IRIS code starts a line of the window.
+func skipTitleLines(br *bufio.Reader) int64 {
+	buf, _ := br.Peek(titleWindow)
+	var starts []int
+	for pos, line := 0, 0; line <= maxTitleLines && pos < len(buf); line++ {
+		starts = append(starts, pos)
+		end := bytes.IndexByte(buf[pos:], '\n')
+		if end < 0 {
+			break
+		}
+		if line >= 1 && irisRe.Match(firstField(buf[pos:pos+end])) {
+			header := line - 1
+			br.Discard(starts[header])
+			return int64(header)
+		}
+		pos += end + 1
+	}
+	return 0
+}
+
+// firstField returns the first field of a delimited line, without quotes and spaces.
+func firstField(line []byte) []byte {
+	if i := bytes.IndexAny(line, ";,\t"); i >= 0 {
+		line = line[:i]
+	}
+	return bytes.Trim(line, "\"' \r")
+}
+
+// shiftLine moves the line of a ParseError past the title lines discarded.
+func shiftLine(err error, skipped int64) error {
+	if pe, ok := ingest.AsParseError(err); ok && pe.Line > 0 {
+		pe.Line += skipped
+	}
+	return err
+}
+
+func newCensusReader(file string, r io.Reader, opt CensusOptions) (*CensusReader, error) {
 	c, err := ingest.NewCSV(file, r)
 	if err != nil {
 		return nil, err
@@ -276,6 +340,14 @@ func (cr *CensusReader) Scope() string { return fmt.Sprintf("%s/%d", cr.Theme, c
 // Next returns the next IRIS row (reused between calls) or io.EOF. A malformed row is a
 // ParseError naming its line and column.
 func (cr *CensusReader) Next() (*CensusRow, error) {
+	row, err := cr.next()
+	if err != nil {
+		return nil, shiftLine(err, cr.skipped)
+	}
+	return row, nil
+}
+
+func (cr *CensusReader) next() (*CensusRow, error) {
 	rec, err := cr.csv.Read()
 	if err == io.EOF {
 		cr.flush()
@@ -288,7 +360,7 @@ func (cr *CensusReader) Next() (*CensusRow, error) {
 		return nil, cr.csv.Errorf(min(len(rec), cr.width), "%d fields, the header has %d", len(rec), cr.width)
 	}
 	row := &cr.row
-	row.Line = cr.csv.Line()
+	row.Line = cr.csv.Line() + cr.skipped
 	row.IRIS = strings.TrimSpace(rec[cr.iris])
 	if !irisRe.MatchString(row.IRIS) {
 		return nil, cr.csv.Errorf(cr.iris, "IRIS code %q: want 9 characters, commune code + 4 digits", row.IRIS)

@@ -199,6 +199,51 @@ func TestCensusReader_Refusals(t *testing.T) {
 	}
 }
 
+// A census spreadsheet of INSEE saved as CSV starts with title rows (title, source,
+// notes, long labels) before the header: they are skipped, and errors still name the
+// file's own lines.
+func TestCensusReader_TitleRows(t *testing.T) {
+	data, err := os.ReadFile(realdata.Path(t, "paris/diplomes-2015_paris.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	titles := "Diplômes - Formation en 2015,,,,\n" +
+		"\"Recensement de la population - Base infracommunale (IRIS)\",,,,\n" +
+		",,,,\n" +
+		"Zone géographique : France,,,,\n" +
+		"Code géographique IRIS,Région,Département,Unité urbaine,Commune\n"
+	file := titles + string(data)
+	r, err := NewCensusReader("base-ic-diplomes-formation-2015.csv", strings.NewReader(file), CensusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readAll(t, r)
+	sum := 0.0
+	for _, m := range rows {
+		sum += m["P15_NSCOL15P"]
+	}
+	if len(rows) != 992 || sum != 1595026 || r.Vintage != 2015 {
+		t.Fatalf("%d rows, Σ P15_NSCOL15P = %v, vintage %d", len(rows), sum, r.Vintage)
+	}
+	lines := strings.SplitAfter(file, "\n")
+	fields := strings.Split(lines[8], ",") // the third IRIS, line 9 of the file
+	fields[12] = "x"
+	lines[8] = strings.Join(fields, ",")
+	r, err = NewCensusReader("base-ic-diplomes-formation-2015.csv", strings.NewReader(strings.Join(lines, "")), CensusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		var row *CensusRow
+		if row, err = r.Next(); err == nil && row.IRIS == "751010102" && row.Line != 8 {
+			t.Errorf("IRIS 751010102 at line %d, want 8", row.Line)
+		}
+	}
+	if !strings.Contains(err.Error(), "base-ic-diplomes-formation-2015.csv:9:13: P15_POP0205: not a number") {
+		t.Errorf("err = %v, want line 9 column 13", err)
+	}
+}
+
 // An identification column of a set the reader does not list (LIBARR here) is text: it
 // is left out and reported, not refused at line 2 as "not a number".
 func TestCensusReader_UnknownIdentificationColumn(t *testing.T) {
