@@ -62,7 +62,8 @@ type CensusReader struct {
 	pending             int64
 	onRows              func(int64)
 	decimal             decimalMark
-	skipped             int64 // title lines before the header
+	skipped             int64           // title lines before the header
+	padded              map[string]bool // columns whose codes lost a leading zero, reported once
 	Warnings            []ingest.Warning
 }
 
@@ -144,7 +145,7 @@ func skipTitleLines(br *bufio.Reader) int64 {
 		if end < 0 {
 			break
 		}
-		if line >= 1 && irisRe.Match(firstField(buf[pos:pos+end])) {
+		if f := firstField(buf[pos : pos+end]); line >= 1 && (irisRe.Match(f) || len(f) == 8 && f[0] != '0' && irisRe.MatchString("0"+string(f))) {
 			header := line - 1
 			br.Discard(starts[header])
 			return int64(header)
@@ -362,6 +363,10 @@ func (cr *CensusReader) next() (*CensusRow, error) {
 	row := &cr.row
 	row.Line = cr.csv.Line() + cr.skipped
 	row.IRIS = strings.TrimSpace(rec[cr.iris])
+	if padded, ok := restoreZero(row.IRIS, 9); ok {
+		row.IRIS = padded
+		cr.warnPadded(row.Line, "IRIS", row.IRIS)
+	}
 	if !irisRe.MatchString(row.IRIS) {
 		return nil, cr.csv.Errorf(cr.iris, "IRIS code %q: want 9 characters, commune code + 4 digits", row.IRIS)
 	}
@@ -375,6 +380,10 @@ func (cr *CensusReader) next() (*CensusRow, error) {
 	row.COM, row.TypIRIS, row.LabIRIS = "", "", ""
 	if cr.com >= 0 {
 		row.COM = strings.Clone(strings.TrimSpace(rec[cr.com]))
+		if padded, ok := restoreZero(row.COM, 5); ok {
+			row.COM = padded
+			cr.warnPadded(row.Line, "COM", row.IRIS)
+		}
 		if len(row.COM) != 5 {
 			return nil, cr.csv.Errorf(cr.com, "commune code %q: want 5 characters", row.COM)
 		}
@@ -413,6 +422,35 @@ func (cr *CensusReader) flush() {
 		cr.onRows(cr.pending)
 	}
 	cr.pending = 0
+}
+
+// restoreZero puts back the leading zero a spreadsheet drops from the codes of the
+// départements 01 to 09 when it reads them as numbers: 10010000 for IRIS 010010000,
+// 1001 for commune 01001. ok is false for anything but a code one digit short whose
+// first digit is not 0 (01002000 is a truncated code, not a lost zero).
+func restoreZero(code string, width int) (string, bool) {
+	if len(code) != width-1 || code[0] == '0' {
+		return code, false
+	}
+	for i := range len(code) {
+		if code[i] < '0' || code[i] > '9' {
+			return code, false
+		}
+	}
+	return "0" + code, true
+}
+
+// warnPadded reports, once per column, that codes lost their leading zero.
+func (cr *CensusReader) warnPadded(line int64, column, iris string) {
+	if cr.padded[column] {
+		return
+	}
+	if cr.padded == nil {
+		cr.padded = map[string]bool{}
+	}
+	cr.padded[column] = true
+	cr.Warnings = append(cr.Warnings, ingest.Warning{Line: line, Code: "code_zero_restored", Key: iris,
+		Message: fmt.Sprintf("%s codes one digit short (a spreadsheet read them as numbers): leading zero restored, first at this line", column)})
 }
 
 // notAvailable reports whether a field holds no value: empty, or one of INSEE's

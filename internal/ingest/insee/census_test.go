@@ -244,6 +244,46 @@ func TestCensusReader_TitleRows(t *testing.T) {
 	}
 }
 
+// A spreadsheet reads codes as numbers and drops the leading zero of départements 01–09:
+// it is put back, and reported once per column.
+func TestCensusReader_LostLeadingZeros(t *testing.T) {
+	body := "IRIS;COM;TYP_IRIS;LAB_IRIS;P20_POP\n" +
+		"10010000;1001;Z;5;806\n" +
+		"10040101;1004;H;1;2000\n" +
+		"751010101;75101;H;1;1634\n"
+	r, err := NewCensusReader("base-ic-evol-struct-pop-2020.csv", strings.NewReader(body), CensusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		row, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, row.IRIS+"/"+row.COM)
+	}
+	if strings.Join(got, " ") != "010010000/01001 010040101/01004 751010101/75101" {
+		t.Errorf("codes %v", got)
+	}
+	if len(r.Warnings) != 2 || r.Warnings[0].Code != "code_zero_restored" || r.Warnings[0].Line != 2 || r.Warnings[1].Code != "code_zero_restored" {
+		t.Errorf("warnings %+v, want one per column at line 2", r.Warnings)
+	}
+	// Seven digits, or eight starting with a zero, are truncated codes, not lost zeros.
+	for _, code := range []string{"1001000", "01002000"} {
+		r, err = NewCensusReader("base-ic-evol-struct-pop-2020.csv", strings.NewReader("IRIS;COM;TYP_IRIS;P20_POP\n"+code+";01001;Z;806\n"), CensusOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Next(); err == nil || !strings.Contains(err.Error(), ":2:1: IRIS code") {
+			t.Errorf("%s: err = %v", code, err)
+		}
+	}
+}
+
 // An identification column of a set the reader does not list (LIBARR here) is text: it
 // is left out and reported, not refused at line 2 as "not a number".
 func TestCensusReader_UnknownIdentificationColumn(t *testing.T) {
