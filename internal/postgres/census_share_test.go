@@ -130,6 +130,12 @@ func TestCensusVintages_Paris(t *testing.T) {
 		return m
 	}
 	const iris = "751010101"
+	if got := indicator("iris", "census:P10_NSCOL15P", 0, 0); len(got) != 992 || got[iris] != 650 {
+		t.Errorf("census:P10_NSCOL15P: %d IRIS, %s = %v, want 992 and 650", len(got), iris, got[iris])
+	}
+	if got := indicator("iris", "census:P10_NSCOL15P", 2015, 0); len(got) != 0 {
+		t.Errorf("census:P10_NSCOL15P in vintage 2015: %d values, want none", len(got))
+	}
 	n10, d10s := parts10(iris)
 	n15, d15s := parts15(iris)
 	wantChange := math.Round(100*(n15/d15s-n10/d10s)*100) / 100
