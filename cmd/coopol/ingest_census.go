@@ -12,10 +12,10 @@ import (
 
 func censusKind() kindSpec {
 	return kindSpec{
-		summary: "INSEE IRIS census bases (base-ic-*.CSV) and Filosofi income by IRIS (IRIS;DISP_…)",
+		summary: "INSEE IRIS census bases (base-ic-*, every vintage since 2009) and Filosofi income by IRIS (DISP_…, 2015 on)",
 		setup: func(fs *flag.FlagSet) loadFunc {
 			theme := fs.String("theme", "", "theme of the file (default: from its name, base-ic-<theme>-<year>)")
-			vintage := fs.Int("vintage", 0, "vintage of every column (default: from the P20_/C22_/DISP_…18 prefixes)")
+			vintage := fs.Int("vintage", 0, "vintage of the columns without a year prefix; must agree with the P10_/C15_/DISP_…18 ones")
 			return func(ctx context.Context, db *postgres.DB, f *ingestFile) (*ingest.Report, error) {
 				rc, err := f.Open()
 				if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/coopol/coopol/internal/errs"
@@ -254,3 +255,89 @@ func censusMatches(src CountSource, want, name string) bool {
 	}
 	return m[1] == prefix && m[3] == want
 }
+
+// CensusShare is a share read from the variables of one census vintage: Σ numerator over
+// Σ denominator, over IRIS, communes or bureaux. INSEE renames and regroups variables
+// between vintages (no diploma, CEP and BEPC in 2010 became DIPLMIN in 2015), so each
+// side lists alternatives, tried in order: the first whose variables a vintage all has
+// is used, which lets one share be mapped for either vintage and compared between them.
+type CensusShare struct {
+	Key   string     `json:"key"`
+	Label string     `json:"label"` // French, for the web app
+	Theme string     `json:"theme"`
+	Num   [][]string `json:"num"` // name suffixes after the prefix: NSCOL15P_DIPLMIN for P15_NSCOL15P_DIPLMIN
+	Den   [][]string `json:"den"`
+	Note  string     `json:"note,omitempty"`
+}
+
+var censusShares = []CensusShare{
+	{"no_diploma", "Sans diplôme ou au plus le brevet (15 ans et plus non scolarisés)", "diplômes",
+		[][]string{{"NSCOL15P_DIPLMIN"}, {"NSCOL15P_DIPL0", "NSCOL15P_CEP", "NSCOL15P_BEPC"}}, [][]string{{"NSCOL15P"}},
+		"2010–2014: no diploma + CEP + BEPC, INSEE's DIPLMIN grouping from 2015"},
+	{"higher_education", "Diplômés du supérieur (15 ans et plus non scolarisés)", "diplômes",
+		[][]string{{"NSCOL15P_SUP2", "NSCOL15P_SUP34", "NSCOL15P_SUP5"}, {"NSCOL15P_BACP2", "NSCOL15P_SUP"}, {"NSCOL15P_SUP"}}, [][]string{{"NSCOL15P"}},
+		"2010–2014: bac+2 + long higher education, one SUP column in 2015–2016"},
+	{"unemployment", "Chômeurs parmi les actifs de 15-64 ans", "activité",
+		[][]string{{"CHOM1564"}}, [][]string{{"ACT1564"}}, ""},
+	{"activity", "Actifs parmi les 15-64 ans", "activité",
+		[][]string{{"ACT1564"}}, [][]string{{"POP1564"}}, ""},
+	{"owners", "Résidences principales occupées par leur propriétaire", "logement",
+		[][]string{{"RP_PROP"}}, [][]string{{"RP"}}, ""},
+	{"social_housing", "Résidences principales HLM louées vides", "logement",
+		[][]string{{"RP_LOCHLMV"}}, [][]string{{"RP"}}, ""},
+}
+
+// CensusShares returns the catalogue of census shares.
+func CensusShares() []CensusShare { return append([]CensusShare(nil), censusShares...) }
+
+// LookupCensusShare returns the census share named key, or an error wrapping errs.ErrInvalid.
+func LookupCensusShare(key string) (CensusShare, error) {
+	for _, s := range censusShares {
+		if s.Key == key {
+			return s, nil
+		}
+	}
+	return CensusShare{}, fmt.Errorf("census share %q: unknown (see /api/indicators): %w", key, errs.ErrInvalid)
+}
+
+// Resolve returns the variables of the share in a vintage (P15_NSCOL15P_DIPLMIN), given
+// the names loaded for it; ok is false when the vintage lacks a side.
+func (s CensusShare) Resolve(vintage int, loaded func(name string) bool) (num, den []string, ok bool) {
+	num, okN := resolveSide(s.Num, vintage, loaded)
+	den, okD := resolveSide(s.Den, vintage, loaded)
+	return num, den, okN && okD
+}
+
+func resolveSide(alts [][]string, vintage int, loaded func(string) bool) ([]string, bool) {
+	prefix := fmt.Sprintf("P%02d_", vintage%100)
+alts:
+	for _, alt := range alts {
+		names := make([]string, len(alt))
+		for i, suffix := range alt {
+			names[i] = prefix + suffix
+			if !loaded(names[i]) {
+				continue alts
+			}
+		}
+		return names, true
+	}
+	return nil, false
+}
+
+// Vintages returns the vintages, in increasing order, whose loaded variables resolve
+// the share; loaded lists the variable names of each vintage.
+func (s CensusShare) Vintages(loaded map[int]map[string]bool) []int {
+	var out []int
+	for v, names := range loaded {
+		if _, _, ok := s.Resolve(v, func(n string) bool { return names[n] }); ok {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ShareChange is the change of a share between two vintages in percentage points:
+// 0.25 → 0.20 is -5. Shares are differenced, never their counts, since populations
+// change too; NaN when either share is missing.
+func ShareChange(from, to float64) float64 { return 100 * (to - from) }

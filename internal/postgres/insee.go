@@ -101,16 +101,19 @@ FROM unnest($4::int[], $5::text[], $6::text[], $7::int[]) WITH ORDINALITY AS t(v
 
 const createIRISStageSQL = `CREATE TEMP TABLE iris_stage (code text, com text, typ_iris text, lab_iris text) ON COMMIT DROP`
 
+// An IRIS keeps the reference of the latest census vintage loaded: loading 2010 after
+// 2015 leaves the 2015 TYP_IRIS in place.
 const upsertIRISSQL = `INSERT INTO iris (dataset_id, code, com, typ_iris, lab_iris)
 SELECT $1, code, com, typ_iris, lab_iris FROM iris_stage
 ON CONFLICT (code) DO UPDATE SET dataset_id = excluded.dataset_id, com = excluded.com,
-	typ_iris = excluded.typ_iris, lab_iris = excluded.lab_iris`
+	typ_iris = excluded.typ_iris, lab_iris = excluded.lab_iris
+WHERE NOT EXISTS (SELECT 1 FROM census_variables v WHERE v.dataset_id = iris.dataset_id AND v.vintage > $2)`
 
 // LoadCensus loads an IRIS census base or a Filosofi IRIS income file, whose header r
 // has read, replacing the previous load of the same kind and scope (theme/vintage). Each
 // IRIS becomes one census_rows row whose array holds the file's values in column order
-// (NULL for an empty field), by binary COPY. Census files also upsert the iris reference
-// (COM, TYP_IRIS).
+// (NULL for a value not available), by binary COPY. Census files also upsert the iris
+// reference (COM, TYP_IRIS).
 func (db *DB) LoadCensus(ctx context.Context, l Load, r *insee.CensusReader) (*ingest.Report, error) {
 	return db.load(ctx, l, func(ctx context.Context, tx pgx.Tx, datasetID int64) (Loaded, error) {
 		fail := func(what string, err error) (Loaded, error) {
@@ -149,7 +152,7 @@ func (db *DB) LoadCensus(ctx context.Context, l Load, r *insee.CensusReader) (*i
 				return nil, err
 			}
 			iris++
-			if c.COM != "" {
+			if r.Layout == insee.LayoutCensus { // Filosofi files carry no TYP_IRIS
 				refs = append(refs, irisRef{c.IRIS, c.COM, c.TypIRIS, c.LabIRIS})
 			}
 			for j, v := range c.Values[:n] {
@@ -172,7 +175,7 @@ func (db *DB) LoadCensus(ctx context.Context, l Load, r *insee.CensusReader) (*i
 			if err != nil {
 				return Loaded{}, fmt.Errorf("postgres: census %s: iris: %w", l.File, err)
 			}
-			if _, err := tx.Exec(ctx, upsertIRISSQL, datasetID); err != nil {
+			if _, err := tx.Exec(ctx, upsertIRISSQL, datasetID, r.Vintage); err != nil {
 				return Loaded{}, fmt.Errorf("postgres: census %s: iris: %w", l.File, err)
 			}
 		}

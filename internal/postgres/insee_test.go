@@ -267,7 +267,8 @@ func TestDB_LoadCensus_Errors(t *testing.T) {
 		{"letter in IRIS", good + "0100200A0;01002;Z;5;12;1\n", 3, 1, "IRIS code"},
 		{"duplicate IRIS", good + "010010000;01001;Z;5;12;1\n", 3, 1, "twice"},
 		{"unknown header", "CODE;POP\n010010000;806\n", 1, 0, "unknown header"},
-		{"filosofi mixed years", "IRIS;DISP_MED18;DISP_MED19\n", 1, 3, "year"},
+		{"filosofi mixed years", "IRIS;DISP_MED18;DISP_MED19\n", 1, 3, "one vintage"},
+		{"census of two vintages", "IRIS;COM;TYP_IRIS;P10_POP;P15_POP\n", 1, 5, "one vintage"},
 		{"filosofi bad value", "IRIS;DISP_MED18\n010010000;1.2.3\n", 2, 2, "not a number"},
 	}
 	for _, tc := range tests {

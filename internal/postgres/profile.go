@@ -297,7 +297,10 @@ type BureauProfile struct {
 	CountsArea      map[string]*float64 `json:"counts_area"` // apportioned by area alone
 	Indicators      []ProfileIndicator  `json:"indicators"`
 	Results         []ProfileResult     `json:"results"`
-	Method          string              `json:"method"`
+	// CensusShares are census shares in each vintage loaded and their change, through the
+	// same IRIS weights (docs/apportionment.md, "Several census vintages").
+	CensusShares []ProfileShare `json:"census_shares"`
+	Method       string         `json:"method"`
 }
 
 // ProfileIndicator is an indicator's value in a profile, with its parts.
@@ -400,6 +403,9 @@ func (db *DB) BureauProfile(ctx context.Context, code string) (*BureauProfile, e
 		}
 		sort.Slice(pr.Candidates, func(i, j int) bool { return pr.Candidates[i].Votes > pr.Candidates[j].Votes })
 		p.Results = append(p.Results, pr)
+	}
+	if p.CensusShares, err = db.bureauCensusShares(ctx, code); err != nil {
+		return nil, err
 	}
 	if !found {
 		return nil, fmt.Errorf("postgres: bureau %q: %w", code, errs.ErrNotFound)

@@ -17,6 +17,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 
+	"github.com/coopol/coopol/internal/crosstab"
 	"github.com/coopol/coopol/internal/errs"
 	"github.com/coopol/coopol/internal/tiles"
 )
@@ -35,6 +36,8 @@ const dataVersionsSQL = `SELECT 'tiles:' || layer, version::text FROM tile_layer
 UNION ALL
 SELECT 'kind:' || kind, max(id)::text || '.' || count(*)::text FROM datasets
 WHERE superseded_at IS NULL GROUP BY kind
+UNION ALL
+SELECT 'apportion:' || source, max(id)::text FROM apportion_runs GROUP BY source
 UNION ALL
 SELECT 'data:' || name, version::text FROM data_versions`
 
@@ -666,14 +669,16 @@ func (db *DB) Indicator(ctx context.Context, q tiles.IndicatorQuery) (map[string
 	var sql string
 	var args []any
 	switch {
+	case kind == "share" || kind == "change":
+		return db.censusShareIndicator(ctx, q)
 	case kind == "census":
 		if q.Layer != "iris" {
 			return nil, fmt.Errorf("postgres: indicator %s on %s: census values are by IRIS: %w", q.Indicator, q.Layer, errs.ErrInvalid)
 		}
 		sql = `SELECT v.iris, v.value FROM census_values v JOIN census_variables c ON c.id = v.variable_id
-WHERE c.name = $1 AND c.vintage = (SELECT max(vintage) FROM census_variables WHERE name = $1)
+WHERE c.name = $1 AND c.vintage = CASE WHEN $3 > 0 THEN $3 ELSE (SELECT max(vintage) FROM census_variables WHERE name = $1) END
 	AND ($2 = '' OR ` + fmt.Sprintf(deptOf, "v.iris") + ` = $2)`
-		args = []any{arg, q.Dept}
+		args = []any{arg, q.Dept, q.Vintage}
 	default:
 		key, ok := resultsKeys[q.Layer]
 		if !ok {
@@ -748,6 +753,16 @@ GROUP BY election, round ORDER BY election DESC, round`)
 	}
 	if c.Census, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 		return nil, fmt.Errorf("postgres: indicator catalogue: %w", err)
+	}
+	names, err := db.CensusNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Shares = []tiles.CensusShareEntry{}
+	for _, s := range crosstab.CensusShares() {
+		if vs := s.Vintages(names); len(vs) > 0 {
+			c.Shares = append(c.Shares, tiles.CensusShareEntry{Key: s.Key, Label: s.Label, Theme: s.Theme, Note: s.Note, Vintages: vs})
+		}
 	}
 	return c, nil
 }

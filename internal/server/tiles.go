@@ -163,6 +163,19 @@ func handleIndicator(log *slog.Logger, svc TileService) http.HandlerFunc {
 			}
 			iq.Round = n
 		}
+		for _, v := range []struct {
+			param string
+			to    *int
+		}{{"vintage", &iq.Vintage}, {"from", &iq.From}} {
+			if s := q.Get(v.param); s != "" {
+				n, err := strconv.Atoi(s)
+				if err != nil || n < 1900 || n > 2100 {
+					respondError(w, r, log, fmt.Errorf("%s %q: want a year: %w", v.param, s, errs.ErrInvalid))
+					return
+				}
+				*v.to = n
+			}
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), tileTimeout)
 		defer cancel()
 		t, err := svc.Indicator(ctx, iq)

@@ -216,6 +216,14 @@ func TestTiles_real9213(t *testing.T) {
 	if r := fetch(t, srv.URL+"/api/indicators/bureaux?indicator=DROP", nil); r.status != http.StatusBadRequest {
 		t.Errorf("unknown indicator: %d, want 400", r.status)
 	}
+	for _, q := range []string{"indicator=share:no_diploma&vintage=2015x", "indicator=change:no_diploma&from=15", "indicator=share:nope"} {
+		if r := fetch(t, srv.URL+"/api/indicators/bureaux?"+q, nil); r.status != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, r.status)
+		}
+	}
+	if r := fetch(t, srv.URL+"/api/indicators/bureaux?indicator=share:no_diploma&vintage=2015", nil); r.status != http.StatusNotFound {
+		t.Errorf("a census share of a vintage not loaded: %d, want 404", r.status)
+	}
 	if r := fetch(t, srv.URL+"/tiles/nope/1/0/0.mvt", nil); r.status != http.StatusNotFound {
 		t.Errorf("unknown layer: %d, want 404", r.status)
 	}

@@ -214,16 +214,20 @@ func (e *Engine) TileJSON(ctx context.Context, layer, base string) ([]byte, stri
 // IndicatorQuery asks for one indicator's value on every feature of a layer.
 type IndicatorQuery struct {
 	Layer     string // bureaux, communes, circonscriptions, departements, iris
-	Indicator string // abstention, participation, inscrits, blancs_nuls, nuance:RN, panel:4, census:P21_POP
+	Indicator string // abstention, participation, inscrits, blancs_nuls, nuance:RN, panel:4, census:P21_POP, share:no_diploma, change:no_diploma
 	Election  string // lg2024; empty: the last loaded
 	Round     int    // 1 or 2; 0: the last loaded
 	Dept      string // only features of this département, optional
+	Vintage   int    // census vintage of census: and share: indicators, the later one of change:; 0: the latest loaded
+	From      int    // earlier census vintage of change:; 0: the earliest loaded
 }
 
 // indicatorSources are the data each family of indicators is computed from.
 var indicatorSources = map[string][]string{
 	"results": {"kind:results"},
 	"census":  {"kind:census", "kind:iris"},
+	// Shares of bureaux go through the latest IRIS weights, recomputed after these loads.
+	"census_share": {"kind:census", "kind:iris", "kind:contours", "kind:grid", "apportion:iris"},
 }
 
 func indicatorFamily(ind string) (string, error) {
@@ -233,6 +237,8 @@ func indicatorFamily(ind string) (string, error) {
 		return "results", nil
 	case strings.HasPrefix(ind, "census:"):
 		return "census", nil
+	case strings.HasPrefix(ind, "share:"), strings.HasPrefix(ind, "change:"):
+		return "census_share", nil
 	}
 	return "", fmt.Errorf("tiles: indicator %q: %w", ind, errs.ErrInvalid)
 }
@@ -254,7 +260,7 @@ func (e *Engine) Indicator(ctx context.Context, q IndicatorQuery) (*Tile, error)
 		parts = append(parts, v[s])
 	}
 	version := strings.Join(parts, ".")
-	key := fmt.Sprintf("indicator/%s/%s/%s/%d/%s", q.Layer, q.Indicator, q.Election, q.Round, q.Dept)
+	key := fmt.Sprintf("indicator/%s/%s/%s/%d/%s/%d/%d", q.Layer, q.Indicator, q.Election, q.Round, q.Dept, q.Vintage, q.From)
 	return e.cache.do(key, version, func() (*Tile, error) {
 		vals, err := e.store.Indicator(ctx, q)
 		if err != nil {
@@ -274,6 +280,18 @@ type IndicatorCatalogue struct {
 	Elections []ElectionRound     `json:"elections"`
 	Nuances   map[string][]string `json:"nuances"` // "lg2024/1" → nuances
 	Census    []string            `json:"census"`
+	// Shares are the census shares (share:KEY, change:KEY) with the vintages loaded for each.
+	Shares []CensusShareEntry `json:"shares"`
+}
+
+// CensusShareEntry is a census share of the catalogue and the vintages it can be mapped
+// for: share:KEY&vintage=V for one of them, change:KEY&from=A&vintage=B between two.
+type CensusShareEntry struct {
+	Key      string `json:"key"`
+	Label    string `json:"label"`
+	Theme    string `json:"theme"`
+	Note     string `json:"note,omitempty"`
+	Vintages []int  `json:"vintages"`
 }
 
 // ElectionRound is one loaded election round.

@@ -34,15 +34,20 @@ const map = new maplibregl.Map({
 window.coopolMap = map; // for the headless test and the console
 map.addControl(new maplibregl.NavigationControl({showCompass: false}), 'top-right');
 
-let state = {layer: null, key: null, isRate: true, values: {}, tilesURL: null};
+let state = {layer: null, key: null, unit: 'rate', values: {}, tilesURL: null};
 
 function levelFor(zoom) {
   return LEVELS.find((l) => zoom < l.max);
 }
 
-function format(v, isRate) {
+const fmtPoints = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 1, signDisplay: 'exceptZero'});
+
+// format writes a value in its unit: rate (a share), points (a change of shares), count.
+function format(v, unit) {
   if (v === undefined || v === null) return 'n.d.';
-  return isRate ? fmtPercent.format(v) : fmtNumber.format(Math.round(v));
+  if (unit === 'rate') return fmtPercent.format(v);
+  if (unit === 'points') return `${fmtPoints.format(v)} pt`;
+  return fmtNumber.format(Math.round(v));
 }
 
 // quantileBreaks returns the 4 inner limits of 5 classes with as many features each.
@@ -61,16 +66,26 @@ function paint(layer, breaks) {
   map.setPaintProperty(`${layer}-fill`, 'fill-color', breaks.length ? expr : '#d9d4c7');
 }
 
-function legend(title, breaks, isRate) {
-  const rows = [`<strong>${title}</strong>`];
+// legend is built from nodes: the title can name a nuance read from a results file.
+function legend(title, breaks, unit) {
+  const box = $('legende');
+  const strong = document.createElement('strong');
+  strong.textContent = title;
+  box.replaceChildren(strong);
+  const row = (color, text) => {
+    const div = document.createElement('div');
+    const swatch = document.createElement('span');
+    swatch.className = 'c';
+    swatch.style.background = color;
+    div.append(swatch, text);
+    box.append(div);
+  };
   const limits = [null, ...breaks, null];
   for (let i = 0; i < limits.length - 1; i++) {
     const lo = limits[i], hi = limits[i + 1];
-    const text = lo === null ? `moins de ${format(hi, isRate)}` : hi === null ? `${format(lo, isRate)} et plus` : `${format(lo, isRate)} à ${format(hi, isRate)}`;
-    rows.push(`<div><span class="c" style="background:${COLORS[i]}"></span>${text}</div>`);
+    row(COLORS[i], lo === null ? `moins de ${format(hi, unit)}` : hi === null ? `${format(lo, unit)} et plus` : `${format(lo, unit)} à ${format(hi, unit)}`);
   }
-  rows.push('<div><span class="c" style="background:#d9d4c7"></span>non disponible</div>');
-  $('legende').innerHTML = rows.join('');
+  row('#d9d4c7', 'non disponible');
 }
 
 async function loadIndicator() {
@@ -79,10 +94,14 @@ async function loadIndicator() {
   const opt = $('indicateur').selectedOptions[0];
   if (!opt) return;
   const key = `${level.layer}|${opt.value}|${election}|${round}`;
+  // Census shares carry their vintages in the option: share:KEY@2015, change:KEY@2010-2015.
+  const indicator = opt.value.split('@')[0];
   $('niveau').textContent = `Couleurs par ${level.label}`;
   if (key === state.key) return;
   state.key = key;
-  const params = new URLSearchParams({indicator: opt.value});
+  const params = new URLSearchParams({indicator});
+  if (opt.dataset.vintage) params.set('vintage', opt.dataset.vintage);
+  if (opt.dataset.from) params.set('from', opt.dataset.from);
   if (election) params.set('election', election);
   if (round) params.set('round', round);
   $('etat').textContent = 'Chargement…';
@@ -97,11 +116,11 @@ async function loadIndicator() {
   for (const [id, v] of Object.entries(values)) {
     map.setFeatureState({source: SOURCE, sourceLayer: level.layer, id}, {v});
   }
-  const isRate = opt.dataset.rate === '1';
+  const unit = opt.dataset.unit;
   const breaks = quantileBreaks(Object.values(values));
   paint(level.layer, breaks);
-  legend(opt.textContent, breaks, isRate);
-  state = {...state, layer: level.layer, isRate, values};
+  legend(opt.textContent, breaks, unit);
+  state = {...state, layer: level.layer, unit, values};
   $('etat').textContent = `${fmtNumber.format(Object.keys(values).length)} ${level.label} renseignés`;
 }
 
@@ -121,15 +140,23 @@ async function loadCatalogue() {
     const ind = $('indicateur');
     const keep = ind.value;
     ind.innerHTML = '';
-    const add = (value, label, rate) => {
+    const add = (value, label, unit, data = {}) => {
       const o = document.createElement('option');
       o.value = value;
       o.textContent = label;
-      o.dataset.rate = rate ? '1' : '0';
+      o.dataset.unit = unit;
+      Object.assign(o.dataset, data);
       ind.append(o);
     };
-    BASE_INDICATORS.forEach(([v, l, r]) => add(v, l, r));
-    for (const n of (cat.nuances[sel.value] || [])) add(`nuance:${n}`, `Voix ${n} (part des exprimés)`, true);
+    BASE_INDICATORS.forEach(([v, l, r]) => add(v, l, r ? 'rate' : 'count'));
+    for (const n of (cat.nuances[sel.value] || [])) add(`nuance:${n}`, `Voix ${n} (part des exprimés)`, 'rate');
+    for (const s of (cat.shares || [])) {
+      for (const v of s.vintages) add(`share:${s.key}@${v}`, `${s.label} (${v})`, 'rate', {vintage: v});
+      if (s.vintages.length > 1) {
+        const from = s.vintages[0], to = s.vintages[s.vintages.length - 1];
+        add(`change:${s.key}@${from}-${to}`, `${s.label} : évolution ${from} → ${to} (points)`, 'points', {from, vintage: to});
+      }
+    }
     if ([...ind.options].some((o) => o.value === keep)) ind.value = keep;
   };
   fill();
@@ -178,12 +205,17 @@ map.on('click', (e) => {
   const p = f.properties;
   const kind = {bureaux: 'Bureau de vote', communes: 'Commune', departements: 'Département'}[f.sourceLayer];
   const v = state.layer === f.sourceLayer ? state.values[p.id] : undefined;
+  // Names, codes and indicator labels (a nuance comes from a results file) are data:
+  // written as text, never as HTML.
   const html = document.createElement('div');
-  html.innerHTML = `<strong></strong><br>${kind} <code></code>` +
-    (p.inscrits !== undefined ? `<br>${fmtNumber.format(p.inscrits)} inscrits` : '') +
-    (v !== undefined ? `<br>${$('indicateur').selectedOptions[0].textContent} : ${format(v, state.isRate)}` : '');
-  html.querySelector('strong').textContent = p.nom || p.id; // names are data: never HTML
-  html.querySelector('code').textContent = p.id;
+  const strong = document.createElement('strong');
+  strong.textContent = p.nom || p.id;
+  const code = document.createElement('code');
+  code.textContent = p.id;
+  html.append(strong, document.createElement('br'), `${kind} `, code);
+  const line = (text) => html.append(document.createElement('br'), text);
+  if (p.inscrits !== undefined) line(`${fmtNumber.format(p.inscrits)} inscrits`);
+  if (v !== undefined) line(`${$('indicateur').selectedOptions[0].textContent} : ${format(v, state.unit)}`);
   new maplibregl.Popup().setLngLat(e.lngLat).setDOMContent(html).addTo(map);
   if (f.sourceLayer === 'bureaux') map.setFilter('selection', ['==', ['get', 'id'], p.id]);
 });

@@ -244,6 +244,7 @@ func FuzzCensusCSV(f *testing.F) {
 	f.Add([]byte("IRIS;DISP_TP6018;DISP_MED18\r\n010040101;20.1;19300\r\n920350102;;\r\n"))
 	f.Add([]byte("IRIS;COM;TYP_IRIS;LAB_IRIS;P20_POP\n2A0040000;2A004;Z;5;1e308\n0100;x\n"))
 	f.Add([]byte("IRIS;COM;TYP_IRIS;P20_POP;P20_POP\n"))
+	f.Add([]byte("Titre,,\n,,\nIRIS,COM,TYP_IRIS,P15_POP\n751010101,75101,H,\"1,5\"\n751010102,75101,A,ns\n"))
 	f.Add([]byte("\xef\xbb\xbfIRIS;COM;TYP_IRIS;LAB_IRIS;P20_POP\n\"01001\n0000\";01001;Z;5;\xe9\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewCensusReader("base-ic-evol-struct-pop-2020.CSV", bytes.NewReader(data), CensusOptions{})
